@@ -1,0 +1,147 @@
+"""Git worktrees through GitPython. Every branch argument is validated upstream and passed after
+`--` or as a full ref, so it is never read as an option."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import git
+
+from berth.errors import BerthError, ErrorCode
+
+
+@dataclass(frozen=True)
+class WorktreePlan:
+    """Where a session's branch comes from, decided before anything is created."""
+
+    branch: str
+    source: Literal["local", "origin", "head"]
+    start_sha: str | None
+    """For a branch this call will create: the commit it starts at (a rollback deletes the branch
+    only if it still points there)."""
+
+    @property
+    def new_branch(self) -> str | None:
+        return None if self.source == "local" else self.branch
+
+
+def find_main_root(start: Path) -> Path:
+    """The main worktree of the repository containing `start` (works from a linked worktree too)."""
+    try:
+        repo = git.Repo(start, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise BerthError(
+            ErrorCode.NOT_A_GIT_REPO,
+            f"{start} is not inside a git repository",
+            "run berth from inside your project's git checkout, or pass --root",
+        ) from exc
+    common = Path(repo.git.rev_parse("--path-format=absolute", "--git-common-dir"))
+    return (
+        common.parent.resolve() if common.name == ".git" else Path(repo.working_tree_dir or start).resolve()
+    )
+
+
+class Worktrees:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = git.Repo(root)
+
+    def _has_ref(self, ref: str) -> bool:
+        try:
+            self.repo.git.show_ref("--verify", "--quiet", ref)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def registered(self) -> set[Path]:
+        out = self.repo.git.worktree("list", "--porcelain")
+        return {
+            Path(line[len("worktree ") :]).resolve()
+            for line in out.splitlines()
+            if line.startswith("worktree ")
+        }
+
+    def is_registered(self, path: Path) -> bool:
+        return path.resolve() in self.registered()
+
+    def plan(self, branch: str) -> WorktreePlan:
+        """The local branch, else a new branch tracking origin/<branch>, else a new branch from HEAD."""
+        if self._has_ref(f"refs/heads/{branch}"):
+            return WorktreePlan(branch, "local", None)
+        if self._has_ref(f"refs/remotes/origin/{branch}"):
+            return WorktreePlan(branch, "origin", self.repo.git.rev_parse(f"refs/remotes/origin/{branch}"))
+        return WorktreePlan(branch, "head", self.repo.git.rev_parse("HEAD"))
+
+    def create(self, path: Path, plan: WorktreePlan) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if plan.source == "local":
+                self.repo.git.worktree("add", "--", str(path), plan.branch)
+            elif plan.source == "origin":
+                self.repo.git.worktree(
+                    "add", "--track", "-b", plan.branch, "--", str(path), f"origin/{plan.branch}"
+                )
+            else:
+                self.repo.git.worktree("add", "-b", plan.branch, "--", str(path), str(plan.start_sha))
+        except git.GitCommandError as exc:
+            raise BerthError(
+                ErrorCode.WORKTREE_FAILED,
+                f"git worktree add failed for branch {plan.branch!r} at {path}: {_stderr(exc)}",
+                "if the branch is checked out in another worktree, pass --reuse-worktree to use that one",
+            ) from exc
+
+    def worktree_of_branch(self, branch: str) -> Path | None:
+        current: Path | None = None
+        for line in self.repo.git.worktree("list", "--porcelain").splitlines():
+            if line.startswith("worktree "):
+                current = Path(line[len("worktree ") :])
+            elif line == f"branch refs/heads/{branch}" and current is not None:
+                return current.resolve()
+        return None
+
+    def is_dirty(self, path: Path) -> bool:
+        """Uncommitted changes, including untracked files, in the worktree at `path`."""
+        if not path.is_dir():
+            return False
+        try:
+            return bool(git.Repo(path).git.status("--porcelain", "--untracked-files=normal").strip())
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+            return False
+
+    def remove(self, path: Path, *, force: bool, purge_unregistered: bool = False) -> None:
+        """Remove a registered worktree. Without `force`, git itself refuses a dirty one.
+
+        `purge_unregistered` also deletes files left at `path` by a half-finished `git worktree add`;
+        only a rollback of the operation that created `path` may ask for it."""
+        if self.is_registered(path):
+            args = ["remove", *(["--force"] if force else []), "--", str(path)]
+            try:
+                self.repo.git.worktree(*args)
+            except git.GitCommandError as exc:
+                raise BerthError(
+                    ErrorCode.WORKTREE_FAILED,
+                    f"git worktree remove failed for {path}: {_stderr(exc)}",
+                    f"inspect it, then remove it by hand with `git worktree remove {path}`",
+                ) from exc
+        self.repo.git.worktree("prune")
+        if purge_unregistered and path.exists() and not self.is_registered(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+    def delete_branch_if_unchanged(self, branch: str, sha: str) -> bool:
+        """Delete a branch this operation created, but only if nobody committed to it since."""
+        ref = f"refs/heads/{branch}"
+        if not self._has_ref(ref) or self.repo.git.rev_parse(ref) != sha:
+            return False
+        try:
+            self.repo.git.branch("-D", "--", branch)
+        except git.GitCommandError:
+            return False  # still checked out somewhere: leave it
+        return True
+
+
+def _stderr(exc: git.GitCommandError) -> str:
+    text = str(exc.stderr or exc).strip()
+    return text.removeprefix("stderr:").strip().strip("'").strip()

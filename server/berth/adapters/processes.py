@@ -1,0 +1,155 @@
+"""Native service processes: each in its own process group, identified by pid + start time and by a
+marker in its environment, so a crashed bring-up's children can still be found and a recycled pid is
+never signalled."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from berth.records import ProcessIdentity
+
+MARKER_ENV = "BERTH_PROCESS_MARKER"
+DEFAULT_GRACE_SECONDS = 3.0
+_POLL_SECONDS = 0.02
+
+
+@dataclass
+class SpawnedProcess:
+    identity: ProcessIdentity
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+
+def spawn(command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, marker: str) -> SpawnedProcess:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        popen = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            cwd=cwd,
+            env={**env, MARKER_ENV: marker},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        identity = ProcessIdentity.of(popen.pid)
+    except psutil.NoSuchProcess:  # exited before we could read its start time
+        identity = ProcessIdentity(popen.pid, 0.0)
+    return SpawnedProcess(identity, popen, log_path)
+
+
+def group_members(identity: ProcessIdentity) -> list[psutil.Process]:
+    """Live processes of the group led by `identity`, even if the leader itself has exited.
+
+    A process only counts if it started no earlier than the leader: a recycled pgid never matches."""
+    members: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        try:
+            if os.getpgid(proc.pid) != identity.pid:
+                continue
+            if proc.info["create_time"] + 0.01 < identity.start_time:
+                continue
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except (psutil.NoSuchProcess, ProcessLookupError, PermissionError):
+            continue
+        members.append(proc)
+    return members
+
+
+def marked_processes(marker: str) -> list[psutil.Process]:
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(MARKER_ENV) == marker and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, OSError):
+            continue
+    return found
+
+
+def _gone(proc: psutil.Process) -> bool:
+    """Exited, or a zombie: an orphan's zombie may wait long for init to reap it."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    alive = procs
+    while alive:
+        for proc in alive:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(proc.pid, os.WNOHANG)  # reap our own children
+        alive = [p for p in alive if not _gone(p)]
+        if not alive or time.monotonic() >= deadline:
+            break
+        time.sleep(_POLL_SECONDS)
+    return alive
+
+
+def terminate(processes: Iterable[psutil.Process], grace: float = DEFAULT_GRACE_SECONDS) -> int:
+    """SIGTERM, then SIGKILL whatever is still alive after `grace` seconds. Returns how many were signalled."""
+    procs = list(processes)
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(signal.SIGTERM)
+    alive = _wait_gone(procs, grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    _wait_gone(alive, grace)
+    return len(procs)
+
+
+def kill_group(identity: ProcessIdentity, grace: float = DEFAULT_GRACE_SECONDS) -> int:
+    return terminate(group_members(identity), grace)
+
+
+def kill_marked(marker: str, grace: float = DEFAULT_GRACE_SECONDS) -> int:
+    return terminate(marked_processes(marker), grace)
+
+
+def process_tree_pids(identity: ProcessIdentity) -> set[int]:
+    pids = {p.pid for p in group_members(identity)}
+    for pid in list(pids):
+        try:
+            pids.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            continue
+    return pids
+
+
+def listening_ports(pids: set[int]) -> list[int]:
+    if not pids:
+        return []
+    ports = {
+        c.laddr.port
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in pids and c.laddr
+    }
+    return sorted(ports)
+
+
+def tail(path: Path, lines: int = 10) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])

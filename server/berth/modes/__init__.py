@@ -1,0 +1,1 @@
+"""Bring-up and teardown as step lists, one module per mode."""

@@ -1,0 +1,67 @@
+"""Turning stored sessions into what clients see, with cheap (list) or live (status) health."""
+
+from __future__ import annotations
+
+from berth.adapters import ports, processes
+from berth.models import ServiceState, ServiceView, SessionStatus, SessionView
+from berth.records import SessionRecord
+
+
+def session_view(record: SessionRecord, *, live: bool = False) -> SessionView:
+    return SessionView(
+        slug=record.slug,
+        branch=record.branch,
+        mode=record.mode,
+        slot=record.slot,
+        status=record.status,
+        worktree_path=record.worktree_path,
+        env_file=record.env_file,
+        ports=dict(record.ports),
+        services=[_service_view(record, name, port, live=live) for name, port in record.ports.items()],
+        started_at=record.started_at,
+        busy=record.op_id is not None,
+    )
+
+
+def _service_view(record: SessionRecord, name: str, port: int, *, live: bool) -> ServiceView:
+    proc = record.processes.get(name)
+    if record.status is SessionStatus.STOPPED:
+        return ServiceView(name=name, kind="native", port=port, state=ServiceState.STOPPED)
+    if proc is None:
+        state = ServiceState.STARTING if record.status is SessionStatus.PENDING else ServiceState.UNMANAGED
+        return ServiceView(name=name, kind="native", port=port, state=state)
+    if not proc.identity.is_alive() and not processes.group_members(proc.identity):
+        return ServiceView(
+            name=name,
+            kind="native",
+            port=port,
+            state=ServiceState.EXITED,
+            pid=proc.pid,
+            detail=f"see its log: {proc.log_path}",
+        )
+    if not live:
+        return ServiceView(name=name, kind="native", port=port, state=ServiceState.RUNNING, pid=proc.pid)
+    tree = processes.process_tree_pids(proc.identity)
+    actual = processes.listening_ports(tree)
+    if port in actual:
+        return ServiceView(
+            name=name, kind="native", port=port, state=ServiceState.RUNNING, pid=proc.pid, actual_ports=actual
+        )
+    holder = ports.listener_pid(port)
+    if holder is not None:
+        return ServiceView(
+            name=name,
+            kind="native",
+            port=port,
+            state=ServiceState.WRONG_OWNER,
+            pid=proc.pid,
+            actual_ports=actual,
+            detail=f"port {port} is held by PID {holder}, which is not this service; do not kill it blindly",
+        )
+    state = ServiceState.STARTING if record.status is SessionStatus.PENDING else ServiceState.RUNNING
+    detail = None if not actual else f"listening on {actual}, not on its port {port}"
+    if state is ServiceState.RUNNING:
+        detail = detail or f"running but not listening on port {port}"
+    return ServiceView(
+        name=name, kind="native", port=port, state=state, pid=proc.pid, actual_ports=actual, detail=detail
+    )

@@ -1,0 +1,85 @@
+// The language client that runs `berth serve` over stdio, with typed requests and notifications.
+import type * as vscode from "vscode";
+import {
+  LanguageClient,
+  RevealOutputChannelOn,
+  State,
+  WorkDoneProgress,
+  type CancellationToken,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
+} from "vscode-languageclient/node";
+import type { BerthNotifications, BerthRequests } from "./protocol.generated";
+import type { ServerCommand } from "./serverCommand";
+
+export type ProgressValue = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd;
+
+export type RequestMethod = keyof BerthRequests;
+export type NotificationMethod = keyof BerthNotifications;
+
+export class BerthClient {
+  private constructor(private readonly client: LanguageClient) {}
+
+  /** Starts `berth serve` in `cwd` and completes the LSP handshake. */
+  static async start(server: ServerCommand, cwd: string | undefined, output: vscode.LogOutputChannel): Promise<BerthClient> {
+    const client = new LanguageClient(
+      "berth",
+      "Berth",
+      { command: server.command, args: server.args, options: { cwd, env: process.env } },
+      {
+        documentSelector: [],
+        outputChannel: output,
+        revealOutputChannelOn: RevealOutputChannelOn.Never,
+        connectionOptions: { maxRestartCount: 3 },
+      },
+    );
+    await client.start();
+    return new BerthClient(client);
+  }
+
+  get running(): boolean {
+    return this.client.state === State.Running;
+  }
+
+  /** `capabilities.experimental.berth.protocolVersion` from the server's initialize result. */
+  get protocolVersion(): number | undefined {
+    const experimental = this.client.initializeResult?.capabilities.experimental as
+      | { berth?: { protocolVersion?: unknown } }
+      | undefined;
+    const v = experimental?.berth?.protocolVersion;
+    return typeof v === "number" ? v : undefined;
+  }
+
+  get serverName(): string {
+    const info = this.client.initializeResult?.serverInfo;
+    return info ? `${info.name} ${info.version ?? ""}`.trim() : "berth";
+  }
+
+  request<M extends RequestMethod>(
+    method: M,
+    params: BerthRequests[M]["params"],
+    token?: CancellationToken,
+  ): Promise<BerthRequests[M]["result"]> {
+    return this.client.sendRequest(method, params, token);
+  }
+
+  onNotification<N extends NotificationMethod>(method: N, handler: (params: BerthNotifications[N]) => void): vscode.Disposable {
+    return this.client.onNotification(method, handler);
+  }
+
+  onProgress(token: string, handler: (value: ProgressValue) => void): vscode.Disposable {
+    return this.client.onProgress(WorkDoneProgress.type, token, handler);
+  }
+
+  /** Fires true when the server runs (also after the client restarted it), false when it stopped. */
+  onStateChange(handler: (running: boolean) => void): vscode.Disposable {
+    return this.client.onDidChangeState((e) => {
+      if (e.newState !== State.Starting) handler(e.newState === State.Running);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.client.state !== State.Stopped) await this.client.stop(5000);
+  }
+}

@@ -1,0 +1,73 @@
+// Activation: wires the server, the session store, the status bar, the tree view and the commands.
+import * as vscode from "vscode";
+import { registerCommands } from "./commands";
+import { Notices, type Notice } from "./notices";
+import { Operations } from "./operations";
+import type { Session } from "./protocol.generated";
+import { RollbackTracker, rollbackMessage } from "./rollback";
+import { BerthServer } from "./server";
+import { SessionStore } from "./sessions";
+import { SessionsTree } from "./sessionsTree";
+import { needsRestart } from "./settings";
+import { StatusBar } from "./statusBar";
+import type { ServerState } from "./statusView";
+
+/** What activate() returns; the extension-host tests read the extension's state through it. */
+export interface BerthApi {
+  /** Resolves once the server is running (true) or could not start (false). */
+  ready(): Promise<boolean>;
+  serverState(): ServerState;
+  protocolVersion(): number | undefined;
+  sessions(): Session[];
+  statusBarText(): string;
+  notices(): readonly Notice[];
+}
+
+export function activate(context: vscode.ExtensionContext): BerthApi {
+  const output = vscode.window.createOutputChannel("Berth", { log: true });
+  const notices = new Notices(output);
+  const store = new SessionStore();
+  const ops = new Operations();
+  const rollbacks = new RollbackTracker((summary) => {
+    void notices.show("warning", rollbackMessage(summary), "Show Output").then((a) => a && output.show(true));
+  });
+  const server = new BerthServer(output, notices, (client) => [
+    client.onNotification("berth/sessionChanged", (change) => store.apply(change)),
+    client.onNotification("berth/rollback", (p) => rollbacks.record(p)),
+  ]);
+  const statusBar = new StatusBar(server, store, ops);
+  const tree = new SessionsTree(store);
+
+  context.subscriptions.push(
+    output,
+    ops,
+    rollbacks,
+    statusBar,
+    tree,
+    server,
+    vscode.window.registerTreeDataProvider("berth.sessions", tree),
+    ...registerCommands({ server, store, ops, notices, rollbacks, output }),
+    // Every (re)start of the server, including the language client's own restarts, reloads the session list.
+    server.onDidChange((state) => {
+      if (state === "running") void vscode.commands.executeCommand("berth.refresh");
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (needsRestart(e)) void server.restart();
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void server.start()),
+  );
+  const started = server.start();
+
+  return {
+    ready: async () => (await started) !== undefined && server.state === "running",
+    serverState: () => server.state,
+    protocolVersion: () => server.protocolVersion,
+    sessions: () => store.list(),
+    statusBarText: () => statusBar.text,
+    notices: () => notices.recent(),
+  };
+}
+
+export function deactivate(): void {
+  // The subscriptions (the server among them) are disposed by VS Code.
+}

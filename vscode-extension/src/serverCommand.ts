@@ -1,0 +1,66 @@
+// How to start `berth serve`: from the settings, else from a virtualenv in the workspace, else from PATH.
+// Pure apart from the file-system probe it is given, so that discovery can be unit-tested.
+import path from "node:path";
+
+export interface ServerSettings {
+  /** berth.serverPath: the `berth` executable. */
+  serverPath: string;
+  /** berth.interpreter: a Python interpreter (and leading arguments) that has berth installed. */
+  interpreter: readonly string[];
+}
+
+export interface ServerCommand {
+  command: string;
+  args: string[];
+  /** Where the command came from, for the output channel. */
+  source: string;
+}
+
+export interface Probe {
+  isExecutable(file: string): boolean;
+  /** PATH entries. */
+  pathDirs: readonly string[];
+  home: string;
+}
+
+export type Resolution = { ok: true; server: ServerCommand } | { ok: false; problem: string };
+
+const VENV_DIRS = [".venv", "venv"];
+
+function expand(p: string, workspace: string | undefined, home: string): string {
+  let out = p.replace(/\$\{workspaceFolder\}/g, workspace ?? "");
+  if (out === "~" || out.startsWith("~/")) out = home + out.slice(1);
+  return workspace && !path.isAbsolute(out) ? path.resolve(workspace, out) : out;
+}
+
+/** `workspaceDirs`: the open folders and their repository root, searched for a virtualenv with berth. */
+export function resolveServerCommand(settings: ServerSettings, workspaceDirs: readonly string[], probe: Probe): Resolution {
+  const workspace = workspaceDirs[0];
+  if (settings.serverPath.trim()) {
+    const file = expand(settings.serverPath.trim(), workspace, probe.home);
+    return probe.isExecutable(file)
+      ? { ok: true, server: { command: file, args: ["serve"], source: "setting berth.serverPath" } }
+      : { ok: false, problem: `berth.serverPath is ${file}, which is not an executable file; fix the setting` };
+  }
+  const [python, ...pythonArgs] = settings.interpreter;
+  if (python?.trim()) {
+    const file = expand(python.trim(), workspace, probe.home);
+    return probe.isExecutable(file)
+      ? { ok: true, server: { command: file, args: [...pythonArgs, "-m", "berth", "serve"], source: "setting berth.interpreter" } }
+      : { ok: false, problem: `berth.interpreter is ${file}, which is not an executable file; fix the setting` };
+  }
+  for (const dir of workspaceDirs) {
+    for (const venv of VENV_DIRS) {
+      const file = path.join(dir, venv, "bin", "berth");
+      if (probe.isExecutable(file)) return { ok: true, server: { command: file, args: ["serve"], source: `virtualenv ${path.dirname(path.dirname(file))}` } };
+    }
+  }
+  for (const dir of probe.pathDirs) {
+    const file = path.join(dir, "berth");
+    if (dir && probe.isExecutable(file)) return { ok: true, server: { command: file, args: ["serve"], source: "PATH" } };
+  }
+  return {
+    ok: false,
+    problem: "the berth server was not found (no berth.serverPath or berth.interpreter setting, no .venv/bin/berth in the workspace, no berth on PATH); install berth or set berth.serverPath",
+  };
+}
