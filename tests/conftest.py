@@ -1,0 +1,79 @@
+"""Fixtures shared by every test: real git repositories in temp dirs and parallel-safe ports."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent
+sys.path.insert(0, str(TESTS_DIR))
+REPO_ROOT = TESTS_DIR.parent
+BERTH = [sys.executable, "-m", "berth"]
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def _port_block_free(base: int, width: int) -> bool:
+    for port in range(base, base + width):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
+@pytest.fixture
+def port_base() -> int:
+    """A base port whose neighbourhood (slots and search range) is free, spread per test worker."""
+    rng = random.Random(os.getpid() * 7919 + random.randrange(1 << 30))
+    for _ in range(200):
+        base = rng.randrange(20000, 55000, 100)
+        if _port_block_free(base, 40):
+            return base
+    raise RuntimeError("no free port block found")
+
+
+RepoFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> RepoFactory:
+    """A real git repository with an initial commit and the given berth.toml."""
+
+    def factory(config: str, *, name: str = "repo", files: dict[str, str] | None = None) -> Path:
+        repo = tmp_path / name
+        repo.mkdir()
+        _git(repo, "init", "-q", "-b", "main")
+        _git(repo, "config", "user.email", "test@example.com")
+        _git(repo, "config", "user.name", "Berth Test")
+        (repo / "berth.toml").write_text(textwrap.dedent(config))
+        (repo / ".gitignore").write_text(".berth/\n")
+        for rel, text in (files or {}).items():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (repo / rel).write_text(text)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "initial")
+        return repo
+
+    return factory
+
+
+@pytest.fixture
+def run_berth() -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
+    def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*BERTH, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    yield run

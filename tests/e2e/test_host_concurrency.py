@@ -1,0 +1,79 @@
+"""Several `berth up` processes at once: distinct slots and ports, no waiting on each other."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import BERTH, RepoFactory
+from e2e.host_config import host_toml
+from world import db_rows, registered_worktrees
+
+HOOK_SECONDS = 1.5
+
+
+def start_ups(repo: Path, count: int) -> list[subprocess.Popen[str]]:
+    return [
+        subprocess.Popen(
+            [*BERTH, "up", f"par-{i}", "--json"],
+            cwd=repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+
+
+def test_eight_parallel_ups_get_distinct_slots_and_ports(make_repo: RepoFactory, port_base: int) -> None:
+    repo = make_repo(host_toml(port_base, max_slots=8, pre_spawn=f"sleep {HOOK_SECONDS}"))
+    started = time.monotonic()
+    procs = start_ups(repo, 8)
+    results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    elapsed = time.monotonic() - started
+    assert all(code == 0 for code, _, _ in results), [err for _, _, err in results]
+    sessions = [json.loads(out) for _, out, _ in results]
+    assert sorted(s["slot"] for s in sessions) == list(range(1, 9))
+    ports = [p for s in sessions for p in s["ports"].values()]
+    assert len(ports) == len(set(ports)) == 16
+    assert elapsed < 8 * HOOK_SECONDS, f"ups serialised behind each other's bring-up ({elapsed:.1f}s)"
+    for i in range(8):
+        subprocess.run([*BERTH, "down", f"par-{i}"], cwd=repo, check=True, capture_output=True)
+
+
+def test_nine_ups_on_eight_slots_give_one_clean_slots_exhausted(
+    make_repo: RepoFactory, port_base: int
+) -> None:
+    repo = make_repo(host_toml(port_base, max_slots=8, pre_spawn="sleep 1"))
+    procs = start_ups(repo, 9)
+    results = [(p.wait(timeout=120), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
+    failures = [json.loads(out)["error"] for code, out in results if code != 0]
+    assert [f["code"] for f in failures] == ["SLOTS_EXHAUSTED"]
+    assert "berth down" in failures[0]["hint"]
+    assert len(db_rows(repo, "sessions")) == 8
+    assert len(registered_worktrees(repo)) == 9, "main + 8 sessions, none for the refused one"
+    for i in range(9):
+        subprocess.run([*BERTH, "down", f"par-{i}"], cwd=repo, capture_output=True)
+    assert db_rows(repo, "sessions") == []
+
+
+def test_second_up_of_a_busy_slug_is_refused(make_repo: RepoFactory, port_base: int, tmp_path: Path) -> None:
+    flag = tmp_path / "hook-started"
+    release = tmp_path / "release"
+    hook = f"touch {flag}; while [ ! -e {release} ]; do sleep 0.05; done"
+    repo = make_repo(host_toml(port_base, pre_spawn=hook))
+    first = subprocess.Popen([*BERTH, "up", "busy", "--json"], cwd=repo, stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not flag.exists():
+        assert time.monotonic() < deadline and first.poll() is None, "the first up never reached its hook"
+        time.sleep(0.02)
+    second = subprocess.run(
+        [*BERTH, "up", "busy", "--json"], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 1
+    assert json.loads(second.stdout)["error"]["code"] == "SESSION_BUSY"
+    release.touch()
+    assert first.wait(timeout=60) == 0, "the first up completes normally"
+    subprocess.run([*BERTH, "down", "busy"], cwd=repo, check=True, capture_output=True)

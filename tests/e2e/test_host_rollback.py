@@ -1,0 +1,137 @@
+"""A failure at each bring-up step leaves nothing behind; a reused worktree survives rollback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from berth.bringup import UpRequest
+from berth.engine import Engine
+from berth.errors import BerthError, ErrorCode
+from berth.events import RecordingSink
+from berth.workspace import Workspace
+from conftest import RepoFactory
+from e2e.host_config import host_toml
+from world import assert_nothing_left, db_rows, registered_worktrees
+
+
+@pytest.mark.parametrize(
+    ("failure", "code", "undone"),
+    [
+        ({"pre_up": "exit 42"}, ErrorCode.HOOK_FAILED, ["kill_processes", "forget_session"]),
+        (
+            {"pre_spawn": "echo broken >&2; exit 3"},
+            ErrorCode.HOOK_FAILED,
+            ["kill_processes", "restore_file", "remove_worktree", "release_leases", "forget_session"],
+        ),
+        (
+            {"post_up": "exit 1"},
+            ErrorCode.HOOK_FAILED,
+            [
+                "kill_processes",
+                "kill_processes",
+                "kill_processes",
+                "restore_file",
+                "remove_worktree",
+                "release_leases",
+                "forget_session",
+            ],
+        ),
+        ({"web_command": "echo dying; exit 7"}, ErrorCode.SPAWN_FAILED, None),
+        ({"web_command": "exec sleep 60", "timeout": 0.5}, ErrorCode.SERVICE_NOT_READY, None),
+    ],
+    ids=["pre_up", "pre_spawn", "post_up", "service-exits", "never-ready"],
+)
+def test_failure_at_each_step_leaves_nothing(
+    make_repo: RepoFactory,
+    port_base: int,
+    failure: dict[str, object],
+    code: ErrorCode,
+    undone: list[str] | None,
+) -> None:
+    options = dict(failure)
+    repo = make_repo(
+        host_toml(
+            port_base,
+            web_command=options.pop("web_command", None),  # type: ignore[arg-type]
+            timeout=options.pop("timeout", 10),
+            **options,
+        )
+    )  # type: ignore[arg-type]
+    sink = RecordingSink()
+    with pytest.raises(BerthError) as info:
+        Engine(Workspace(repo)).up(UpRequest(branch="feat/fail"), events=sink)
+    assert info.value.code is code
+    assert_nothing_left(repo, "feat-fail", branch_created="feat/fail")
+    kinds = [kind for _, _, kind, state, _ in sink.undo_events if state == "undone"]
+    if undone is not None:
+        assert kinds == undone, "undo steps run newest first, each reported"
+    assert all(state != "failed" for *_, state, _ in sink.undo_events)
+
+
+def test_service_failure_reports_its_last_log_lines(make_repo: RepoFactory, port_base: int) -> None:
+    repo = make_repo(host_toml(port_base, web_command="echo 'listen failed: EADDRNOTAVAIL'; exit 7"))
+    with pytest.raises(BerthError) as info:
+        Engine(Workspace(repo)).up(UpRequest(branch="logs"))
+    assert "exited with status 7" in info.value.message
+    assert "listen failed: EADDRNOTAVAIL" in info.value.message
+
+
+def test_strict_port_taken_fails_and_leaves_nothing(make_repo: RepoFactory, port_base: int) -> None:
+    repo = make_repo(host_toml(port_base, strict=True))
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port_base + 1))
+        blocker.listen()
+        with pytest.raises(BerthError) as info:
+            Engine(Workspace(repo)).up(UpRequest(branch="strict"))
+    assert info.value.code is ErrorCode.PORT_IN_USE
+    assert str(port_base + 1) in info.value.message
+    assert_nothing_left(repo, "strict", branch_created="strict")
+
+
+def test_reused_worktree_survives_rollback(make_repo: RepoFactory, port_base: int, tmp_path: Path) -> None:
+    repo = make_repo(host_toml(port_base, post_up="exit 1"))
+    existing = tmp_path / "existing"
+    subprocess.run(
+        ["git", "worktree", "add", "-b", "reuse-me", str(existing)], cwd=repo, check=True, capture_output=True
+    )
+    (existing / "precious.txt").write_text("work in progress")
+    with pytest.raises(BerthError):
+        Engine(Workspace(repo)).up(UpRequest(branch="reuse-me", reuse_worktree=True))
+    assert existing.resolve() in registered_worktrees(repo)
+    assert (existing / "precious.txt").read_text() == "work in progress"
+    assert not (existing / ".env.berth").exists(), "the env file this up wrote is rolled back"
+    assert db_rows(repo, "sessions") == [] and db_rows(repo, "leases") == []
+
+
+def test_failed_resume_keeps_worktree_and_restores_the_session(
+    make_repo: RepoFactory, port_base: int
+) -> None:
+    repo = make_repo(host_toml(port_base))
+    engine = Engine(Workspace(repo))
+    first = engine.up(UpRequest(branch="again"))
+    marker = Path(first.worktree_path) / "mine.txt"
+    marker.write_text("keep")
+    from berth.engine import DownRequest
+
+    engine.down(DownRequest(slug="again", keep_worktree=True))
+    (repo / "berth.toml").write_text(host_toml(port_base, post_up="exit 9"))
+    with pytest.raises(BerthError):
+        engine.up(UpRequest(branch="again"))
+    (after,) = engine.list_sessions()
+    assert after.status.value == "stopped" and after.slot == first.slot
+    assert marker.read_text() == "keep"
+    assert db_rows(repo, "operations") == []
+
+
+def test_hostile_branch_creates_nothing(make_repo: RepoFactory, port_base: int) -> None:
+    repo = make_repo(host_toml(port_base))
+    for branch in ("../x", "$(rm -rf /)", "x" * 1000, "ünï", "-f", "a\x00b"):
+        with pytest.raises(BerthError) as info:
+            Engine(Workspace(repo)).up(UpRequest(branch=branch))
+        assert info.value.code is ErrorCode.INVALID_BRANCH
+    assert db_rows(repo, "sessions") == []
+    assert registered_worktrees(repo) == [repo.resolve()]

@@ -1,0 +1,123 @@
+"""The SQLite state store: slots, leases, busy sessions, stale operations, corruption."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from berth import undo
+from berth.errors import BerthError, ErrorCode
+from berth.models import SessionStatus
+from berth.records import SessionRecord
+from berth.rollback import UndoStep
+from berth.store import PortRequest, Reservation, SessionStore, StaleOperation
+
+
+def session_factory(slug: str):  # type: ignore[no-untyped-def]
+    def make(slot: int) -> SessionRecord:
+        return SessionRecord(
+            slug=slug,
+            branch=slug,
+            mode="host",
+            slot=slot,
+            status=SessionStatus.PENDING,
+            worktree_path=f"/tmp/{slug}",
+            worktree_owned=True,
+            env_file=f"/tmp/{slug}/.env.berth",
+        )
+
+    return make
+
+
+def undo_for(prev: SessionRecord | None, op_id: str) -> UndoStep:
+    return undo.forget_session("x", op_id)
+
+
+def reserve(store: SessionStore, slug: str, max_slots: int = 3) -> Reservation:
+    return store.reserve(
+        slug=slug,
+        branch=slug,
+        kind="up",
+        max_slots=max_slots,
+        new_session=session_factory(slug),
+        undo_for=undo_for,
+    )
+
+
+def test_first_free_slot_and_exhaustion(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    assert [reserve(store, s).session.slot for s in ("aa", "bb", "cc")] == [1, 2, 3]
+    with pytest.raises(BerthError) as info:
+        reserve(store, "dd")
+    assert info.value.code is ErrorCode.SLOTS_EXHAUSTED
+    store.delete_session("aa", op_id=store.get_session("aa").op_id)  # type: ignore[union-attr]
+    assert reserve(store, "ee").session.slot == 1
+
+
+def test_busy_slug_is_refused_while_its_owner_lives(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    reserve(store, "aa")
+    with pytest.raises(BerthError) as info:
+        reserve(store, "aa")
+    assert info.value.code is ErrorCode.SESSION_BUSY
+
+
+def _reserve_in_child(db: str) -> None:
+    reserve(SessionStore(Path(db)), "aa")
+
+
+def test_slug_held_by_a_dead_owner_is_stale(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    SessionStore(db)
+    child = multiprocessing.get_context("fork").Process(target=_reserve_in_child, args=(str(db),))
+    child.start()
+    child.join()
+    store = SessionStore(db)
+    with pytest.raises(StaleOperation):
+        reserve(store, "aa")
+    assert [op.slug for op in store.abandoned_operations()] == ["aa"]
+
+
+def test_slug_conflict_between_branches(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    r = reserve(store, "feat-x")
+    store.finish_operation(r.operation.op_id, "done")
+    with pytest.raises(BerthError) as info:
+        store.reserve(
+            slug="feat-x", branch="feat/x", kind="up", max_slots=3, new_session=None, undo_for=undo_for
+        )
+    assert info.value.code is ErrorCode.SLUG_CONFLICT
+
+
+def test_leases_never_collide_and_skip_taken_ports(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db")
+    taken = {5001}
+    a = store.lease_ports(
+        "aa", "op-a", [PortRequest("web", 5001, [5001, 5009, 5017], strict=False)], taken.__contains__
+    )
+    b = store.lease_ports(
+        "bb", "op-b", [PortRequest("web", 5009, [5009, 5017], strict=False)], lambda p: False
+    )
+    assert a == {"web": 5009}
+    assert b == {"web": 5017}, "a port leased to another session is never handed out again"
+    with pytest.raises(BerthError) as info:
+        store.lease_ports("cc", "op-c", [PortRequest("web", 5017, [5017], strict=True)], lambda p: False)
+    assert info.value.code is ErrorCode.PORT_IN_USE and "leased to session 'bb'" in info.value.message
+    with pytest.raises(BerthError) as info:
+        store.lease_ports(
+            "cc", "op-c", [PortRequest("web", 5017, [5017, 5009], strict=False)], lambda p: False
+        )
+    assert info.value.code is ErrorCode.PORT_EXHAUSTED
+    assert store.release_leases("aa", "op-other") == 0
+    assert store.release_leases("aa", "op-a") == 1
+
+
+def test_corrupt_state_file_is_reported_and_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(BerthError) as info:
+        SessionStore(db).list_sessions()
+    assert info.value.code is ErrorCode.STATE_CORRUPT
+    assert db.read_bytes() == b"this is not sqlite" * 100
