@@ -4,6 +4,7 @@ inverse with the operation's rollback guard; the modes list which steps they run
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,14 @@ class BringUp:
             if s.command and (wanted is None or s.name in wanted) and s.name not in running
         ]
 
+    def has_work(self) -> bool:
+        """A re-up of an active session does something only if a service (native or docker) is down."""
+        if self.services_to_start():
+            return True
+        from berth import docker_steps  # here, not at the top: docker_steps imports this module
+
+        return docker_steps.containers_missing(self)
+
     def generated_env(self) -> dict[str, str]:
         env = {
             "BERTH_SLOT": str(self.session.slot),
@@ -78,7 +87,8 @@ class BringUp:
         first_native: int | None = None
         for name, port in self.session.ports.items():
             svc = known.get(name, FALLBACK_SERVICE if name == FALLBACK_SERVICE.name else None)
-            if svc is None:
+            if svc is None:  # a compose service published without a [[services]] entry
+                env[f"BERTH_{re.sub(r'[^A-Z0-9]', '_', name.upper())}_PORT"] = str(port)
                 continue
             env[svc.env_key] = str(port)
             for alias in svc.port_env:

@@ -15,12 +15,12 @@ from berth.config import BerthConfig
 from berth.errors import BerthError, ErrorCode
 from berth.events import EventSink, NullSink
 from berth.models import RecoveryReport, ResourceRef, SessionStatus, SessionView, TeardownReceipt, UndoOutcome
-from berth.modes.registry import up_steps
+from berth.modes.registry import down_steps, preflight, up_steps
 from berth.records import SessionRecord, utcnow
 from berth.rollback import RollbackGuard, UndoResult, UndoState, UndoStep
 from berth.slug import resolve_session_ref, slug_for_branch
 from berth.store import Reservation, StaleOperation
-from berth.teardown import HOST_DOWN_STEPS, DownRequest, TearDown
+from berth.teardown import DownRequest, TearDown
 from berth.views import session_view
 from berth.workspace import Workspace
 
@@ -58,6 +58,7 @@ class Engine:
         slug = slug_for_branch(request.branch)
         _check_request(config, request)
         steps = up_steps(config.mode)
+        preflight(config)  # e.g. DOCKER_UNAVAILABLE, before anything is reserved or created
         cancel.check()
 
         def new_session(slot: int) -> SessionRecord:
@@ -114,7 +115,7 @@ class Engine:
             with guard:
                 if (
                     reservation.previous is not None
-                    and not ctx.services_to_start()
+                    and not ctx.has_work()
                     and reservation.previous.status is SessionStatus.ACTIVE
                 ):
                     sink.log("info", f"[{slug}] all services already running; nothing to do")
@@ -185,9 +186,10 @@ class Engine:
         op_id = reservation.operation.op_id
         td = TearDown(self.ws, config, request, reservation.session, op_id, cancel, sink)
         sink.session_changed(slug)
-        total = len(HOST_DOWN_STEPS)
+        steps = down_steps(reservation.session.mode)
+        total = len(steps)
         try:
-            for index, (name, step) in enumerate(HOST_DOWN_STEPS, start=1):
+            for index, (name, step) in enumerate(steps, start=1):
                 sink.progress(slug, name, index, total)
                 step(td)
         except BaseException:

@@ -42,6 +42,10 @@ class ServiceView(WireModel):
     actual_ports: list[int] | None = Field(
         default=None, description="Ports the service's processes really listen on (status only)."
     )
+    health: Literal["healthy", "unhealthy", "starting"] | None = Field(
+        default=None, description="A docker service's healthcheck result, if it has one (status only)."
+    )
+    container: str | None = Field(default=None, description="A docker service's container name.")
     detail: str | None = None
 
 

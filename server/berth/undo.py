@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from berth import compose_project
 from berth.adapters import processes
 from berth.records import ProcessIdentity, SessionRecord
 from berth.rollback import UndoRegistry, UndoStep
@@ -18,6 +19,7 @@ RELEASE_LEASES = "release_leases"
 REMOVE_WORKTREE = "remove_worktree"
 KILL_PROCESSES = "kill_processes"
 RESTORE_FILE = "restore_file"
+COMPOSE_DOWN = "compose_down"
 
 
 def forget_session(slug: str, op_id: str) -> UndoStep:
@@ -50,6 +52,32 @@ def kill_processes(marker: str, what: str) -> UndoStep:
 def restore_file(path: Path, previous: str | None) -> UndoStep:
     action = "delete" if previous is None else "restore"
     return UndoStep(RESTORE_FILE, {"path": str(path), "content": previous}, f"{action} {path.name}")
+
+
+def compose_down(
+    *,
+    project: str,
+    root: Path,
+    files: list[Path],
+    services: list[str],
+    remove_volumes: bool,
+    spare_containers: list[str],
+    spare_volumes: list[str],
+    marker: str,
+) -> UndoStep:
+    """Take one compose group down: what its `compose up` (even half done) created, and nothing else."""
+    args = {
+        "project": project,
+        "root": str(root),
+        "files": [str(f) for f in files],
+        "services": services,
+        "remove_volumes": remove_volumes,
+        "spare_containers": spare_containers,
+        "spare_volumes": spare_volumes,
+        "marker": marker,
+    }
+    volumes = "and its volumes" if remove_volumes else "(volumes kept)"
+    return UndoStep(COMPOSE_DOWN, args, f"take down compose group {files[0].name} of {project} {volumes}")
 
 
 def build_registry(ws: Workspace) -> UndoRegistry:
@@ -89,5 +117,6 @@ def build_registry(ws: Workspace) -> UndoRegistry:
             REMOVE_WORKTREE: _remove_worktree,
             KILL_PROCESSES: _kill,
             RESTORE_FILE: _restore_file,
+            COMPOSE_DOWN: compose_project.take_down_group,
         }
     )

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from berth.adapters import ports, processes
+from berth.compose_project import compose_record
+from berth.docker_views import docker_service_views
 from berth.models import ServiceState, ServiceView, SessionStatus, SessionView
 from berth.records import SessionRecord
 
 
 def session_view(record: SessionRecord, *, live: bool = False) -> SessionView:
+    compose = compose_record(record)
+    docker_ports = set(compose.ports) if compose else set()
+    services = [
+        _service_view(record, name, port, live=live)
+        for name, port in record.ports.items()
+        if name not in docker_ports
+    ]
+    if compose is not None:
+        services += docker_service_views(record, compose, live=live)
     return SessionView(
         slug=record.slug,
         branch=record.branch,
@@ -17,7 +28,7 @@ def session_view(record: SessionRecord, *, live: bool = False) -> SessionView:
         worktree_path=record.worktree_path,
         env_file=record.env_file,
         ports=dict(record.ports),
-        services=[_service_view(record, name, port, live=live) for name, port in record.ports.items()],
+        services=services,
         started_at=record.started_at,
         busy=record.op_id is not None,
     )

@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_HEADER_LINE = 8 * 1024
-_CONTENT_LENGTH = re.compile(rb"^content-length:\s*(\d+)\s*$", re.IGNORECASE)
+# searched, not anchored: after a too-short Content-Length the next header line starts with leftovers
+_CONTENT_LENGTH = re.compile(rb"content-length:\s*(\d+)\s*$", re.IGNORECASE)
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 
@@ -78,7 +79,7 @@ async def _read_headers(reader: AsyncByteReader) -> int | None:
             continue  # a stray blank line, or junk after a bad frame: keep looking for a header
         if len(line) > MAX_HEADER_LINE:
             continue
-        match = _CONTENT_LENGTH.match(line.strip())
+        match = _CONTENT_LENGTH.search(line.strip())
         if match:
             length = int(match.group(1))
 

@@ -7,8 +7,8 @@ so every request reaches a handler and gets an answer."""
 from __future__ import annotations
 
 import functools
-import logging
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 

@@ -1,0 +1,63 @@
+"""A byte-level JSON-RPC connection for feeding a server hostile input."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+from typing import Any
+
+
+class RawConnection:
+    def __init__(self, read_fd: int, write: Any) -> None:
+        self.read_fd = read_fd
+        self.write = write
+        self.buffer = b""
+
+    def send_bytes(self, data: bytes) -> None:
+        self.write(data)
+
+    def send(self, message: Any) -> None:
+        body = json.dumps(message).encode()
+        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no message from the server")
+        ready, _, _ = select.select([self.read_fd], [], [], remaining)
+        if not ready:
+            raise TimeoutError("no message from the server")
+        chunk = os.read(self.read_fd, 65536)
+        if not chunk:
+            raise EOFError("the server closed the connection")
+        self.buffer += chunk
+
+    def receive(self, timeout: float = 15) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill(deadline)
+        header, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in header.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        while len(rest) < length:
+            self._fill(deadline)
+            header, _, rest = self.buffer.partition(b"\r\n\r\n")
+        self.buffer = rest[length:]
+        message: dict[str, Any] = json.loads(rest[:length])
+        return message
+
+    def response_to(self, msg_id: Any, timeout: float = 15) -> dict[str, Any]:
+        """The response with `msg_id`, skipping notifications and answering server requests."""
+        while True:
+            message = self.receive(timeout)
+            if "method" in message:
+                if "id" in message:
+                    self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                continue
+            if message.get("id") == msg_id:
+                return message
