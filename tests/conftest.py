@@ -47,9 +47,27 @@ def port_base() -> int:
 RepoFactory = Callable[..., Path]
 
 
+def _tear_down_leftovers(repo: Path) -> None:
+    """Whatever a test left running is torn down, so no process outlives its test."""
+    from berth.engine import DownRequest, Engine
+    from berth.errors import BerthError
+    from berth.workspace import Workspace
+
+    if not (repo / ".berth" / "state.db").exists():
+        return
+    engine = Engine(Workspace(repo))
+    engine.recover()
+    for session in engine.list_sessions():
+        try:
+            engine.down(DownRequest(slug=session.slug, force=True))
+        except BerthError:
+            pass
+
+
 @pytest.fixture
-def make_repo(tmp_path: Path) -> RepoFactory:
+def make_repo(tmp_path: Path) -> Iterator[RepoFactory]:
     """A real git repository with an initial commit and the given berth.toml."""
+    created: list[Path] = []
 
     def factory(config: str, *, name: str = "repo", files: dict[str, str] | None = None) -> Path:
         repo = tmp_path / name
@@ -64,9 +82,12 @@ def make_repo(tmp_path: Path) -> RepoFactory:
             (repo / rel).write_text(text)
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "-m", "initial")
+        created.append(repo)
         return repo
 
-    return factory
+    yield factory
+    for repo in created:
+        _tear_down_leftovers(repo)
 
 
 @pytest.fixture

@@ -93,9 +93,14 @@ def pre_down_hook(td: TearDown) -> None:
 
 
 def stop_native_processes(td: TearDown) -> None:
-    for name, proc in td.session.processes.items():
-        killed = processes.kill_group(proc.identity) + processes.kill_marked(proc.marker)
-        if killed:
+    records = td.session.processes
+    victims = processes.session_processes(
+        [p.identity for p in records.values()], [p.marker for p in records.values()]
+    )
+    processes.terminate(victims)
+    victim_pids = {v.pid for v in victims}
+    for name, proc in records.items():
+        if proc.pid in victim_pids:
             td.removed.append(ResourceRef(kind="process", name=f"{name} (pid {proc.pid})"))
     td.services_stopped = True
 

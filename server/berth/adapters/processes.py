@@ -67,6 +67,25 @@ def group_members(identity: ProcessIdentity) -> list[psutil.Process]:
     return members
 
 
+def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]) -> list[psutil.Process]:
+    """Every live process of the given groups or carrying one of the markers, in one pass over the
+    process table (a forked child that left its group still carries its marker)."""
+    by_pgid = {leader.pid: leader for leader in leaders}
+    wanted = set(markers)
+    found: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "create_time"]):
+        try:
+            leader = by_pgid.get(os.getpgid(proc.pid))
+            in_group = leader is not None and proc.info["create_time"] + 0.01 >= leader.start_time
+            if not in_group and (not wanted or proc.environ().get(MARKER_ENV) not in wanted):
+                continue
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, PermissionError, OSError):
+            continue
+    return found
+
+
 def marked_processes(marker: str) -> list[psutil.Process]:
     found: list[psutil.Process] = []
     for proc in psutil.process_iter(["pid"]):

@@ -15,7 +15,7 @@ from berth.cancel import CancelToken
 from berth.config import ReadyProbe
 from berth.errors import BerthError, ErrorCode
 
-_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.01
 
 
 def _probe_once(probe: ReadyProbe, port: int, cwd: Path, env: Mapping[str, str]) -> bool:

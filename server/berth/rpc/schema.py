@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from berth.errors import ERROR_DESCRIPTIONS
@@ -26,7 +27,9 @@ def build_protocol() -> dict[str, Any]:
     for params, result in METHODS.values():
         models += [params, result]
     models += list(NOTIFICATIONS.values())
-    keys = [(m, "validation") for m in dict.fromkeys(models)]
+    keys: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+        (m, "validation") for m in dict.fromkeys(models)
+    ]
     refs, schema = models_json_schema(keys, by_alias=True, ref_template=_REF_TEMPLATE)
 
     def ref(model: type[WireModel]) -> dict[str, Any]:
