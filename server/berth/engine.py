@@ -174,6 +174,19 @@ class Engine:
         except BerthError as exc:
             config = None  # teardown must work even when berth.toml is broken: only hooks need it
             sink.log("warning", f"{exc.message}; hooks are skipped")
+        recovered = self.recover(sink, only_slug=slug)
+        if recovered.undone and self.ws.store.get_session(slug) is None:
+            # a crashed bring-up: replaying its journal already removed everything it had created
+            return TeardownReceipt(
+                slug=slug,
+                removed=[
+                    ResourceRef(kind="interrupted operation", name=u.step)
+                    for u in recovered.undone
+                    if u.state == "undone"
+                ],
+                kept=[],
+                warnings=[f"{u.step}: {u.detail}" for u in recovered.undone if u.state == "failed"],
+            )
         reservation = self._reserve(
             slug,
             lambda: self.ws.store.reserve_existing(

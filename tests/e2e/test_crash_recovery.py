@@ -72,3 +72,21 @@ def test_next_up_of_the_slug_recovers_automatically(
     assert len(berth_processes(repo)) == 2, "only the two services of the new bring-up run"
     subprocess.run([*BERTH, "down", "again"], cwd=repo, check=True, capture_output=True)
     assert_nothing_left(repo, "again")
+
+
+def test_down_of_a_crashed_up_cleans_it(make_repo: RepoFactory, port_base: int, tmp_path: Path) -> None:
+    flag = tmp_path / "reached"
+    repo = make_repo(host_toml(port_base, pre_spawn=f"touch {flag}; exec sleep 300"))
+    up = subprocess.Popen(
+        [*BERTH, "up", "crashed"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(flag, up)
+    os.kill(up.pid, signal.SIGKILL)
+    up.wait()
+    down = subprocess.run(
+        [*BERTH, "down", "crashed", "--json"], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert down.returncode == 0, down.stdout + down.stderr
+    receipt = json.loads(down.stdout)
+    assert any(r["kind"] == "interrupted operation" and "worktree" in r["name"] for r in receipt["removed"])
+    assert_nothing_left(repo, "crashed", branch_created="crashed")
