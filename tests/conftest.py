@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
@@ -58,10 +59,8 @@ def _tear_down_leftovers(repo: Path) -> None:
     engine = Engine(Workspace(repo))
     engine.recover()
     for session in engine.list_sessions():
-        try:
+        with contextlib.suppress(BerthError):
             engine.down(DownRequest(slug=session.slug, force=True))
-        except BerthError:
-            pass
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from berth import undo
 from berth.adapters import envfile, hooks, ports, processes, readiness
 from berth.adapters.processes import MARKER_ENV, SpawnedProcess
 from berth.cancel import CancelToken
+from berth.compose_project import compose_record
 from berth.config import BerthConfig, RunKind, ServiceConfig
 from berth.errors import BerthError, ErrorCode
 from berth.events import EventSink
@@ -73,6 +74,8 @@ class BringUp:
         """A re-up of an active session does something only if a service (native or docker) is down."""
         if self.services_to_start():
             return True
+        if compose_record(self.session) is None:
+            return False
         from berth import docker_steps  # here, not at the top: docker_steps imports this module
 
         return docker_steps.containers_missing(self)

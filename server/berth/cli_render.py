@@ -80,17 +80,19 @@ def print_session(console: Console, s: SessionView) -> None:
     console.print(f"  worktree  {s.worktree_path}")
     console.print(f"  env file  {s.env_file}")
     table = Table(box=None, header_style="bold", padding=(0, 2))
-    for column in ("SERVICE", "KIND", "PORT", "STATE", "PID", "DETAIL"):
+    for column in ("SERVICE", "KIND", "PORT", "ACTUAL", "STATE", "PID/CONTAINER", "DETAIL"):
         table.add_column(column)
     for svc in s.services:
         style = _STATE_STYLE.get(svc.state, "")
+        health = f" ({svc.health})" if svc.health else ""
         table.add_row(
             svc.name,
             svc.kind,
             str(svc.port or "—"),
-            f"[{style}]{svc.state.value}[/]",
-            str(svc.pid or "—"),
-            svc.detail or "",
+            "—" if svc.actual_ports is None else " ".join(map(str, svc.actual_ports)) or "none",
+            f"[{style}]{svc.state.value}{health}[/]",
+            str(svc.pid or svc.container or "—"),
+            escape(svc.detail or ""),
         )
     console.print(table)
 

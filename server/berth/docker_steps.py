@@ -3,11 +3,11 @@
 Services are grouped by compose file. Each group gets an overlay under ``<root>/.berth/overlays`` and
 one ``compose up --wait`` of project ``<prefix>_<slug>``. Per group, the overlay's inverse is
 journalled first and the group's compose-down inverse second, both before ``compose up`` starts, so a
-half-failed ``up`` leaves nothing and the overlay is deleted only once its containers are down."""
+half-failed ``up`` leaves nothing and the overlay is deleted only once its containers are down.
+Teardown is in docker_teardown.py."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from berth.compose_project import (
     APP_ROLE_LABEL,
     APP_ROLE_VALUE,
     RESOURCE_KEY,
-    STOP_TIMEOUT_SECONDS,
     ComposeGroup,
     ComposeRecord,
     PortRecord,
@@ -28,9 +27,7 @@ from berth.compose_project import (
 )
 from berth.config import BerthConfig, Mode, ServiceConfig
 from berth.errors import BerthError, ErrorCode
-from berth.models import KeptResource, ResourceRef, SessionStatus
 from berth.store import PortRequest
-from berth.teardown import TearDown
 
 ROOT_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 DEFAULT_WAIT_SECONDS = 120.0
@@ -56,6 +53,12 @@ def plan_compose(ctx: BringUp) -> None:
     else:
         by_file[_root_compose(worktree)] = []
     taken = {s.name for s in config.native_services} | ({"app"} if mode is Mode.HYBRID else set())
+    if mode is Mode.CONTAINER and config.native_services:
+        ctx.events.log(
+            "warning",
+            f"[{ctx.slug}] container mode runs only compose; native services are ignored: "
+            + ", ".join(s.name for s in config.native_services),
+        )
     owner: dict[str, Path] = {}
     groups: list[ComposeGroup] = []
     port_records: dict[str, PortRecord] = {}
@@ -348,81 +351,3 @@ def containers_missing(ctx: BringUp) -> bool:
             c.service for c in docker_engine.containers(client, record.selector) if c.state == "running"
         }
     return any(name not in running for name in record.services)
-
-
-# -- teardown -----------------------------------------------------------------------------------------
-def stop_containers(td: TearDown) -> None:
-    """compose down every group (newest first), remove what still carries the session's labels, and
-    verify with the engine; volumes stay on a stop (--keep-worktree) or with --keep-volumes."""
-    record = compose_record(td.session)
-    if record is None:
-        return
-    td.services_stopped = False
-    keep_volumes = td.request.keep_volumes or td.request.keep_worktree
-    selector = record.selector
-    try:
-        cli: compose.ComposeCli | None = compose.find_compose()
-    except BerthError as exc:
-        cli = None
-        td.warn(f"{exc.message}; removing the session's containers through the engine instead")
-    with docker_engine.connect() as client:
-        before = docker_engine.inventory(client, selector)
-        if cli is not None and td.session.status is not SessionStatus.STOPPED:
-            for group in reversed(record.groups):
-                _compose_down(td, cli, record, group, keep_volumes=keep_volumes)
-        docker_engine.remove_containers(
-            client, docker_engine.containers(client, selector), volumes=not keep_volumes
-        )
-        docker_engine.remove_unused(client, selector, volumes_too=not keep_volumes, spare=[])
-        after = docker_engine.inventory(client, selector)
-    for group in record.groups:
-        overlay_path = Path(group.overlay)
-        if overlay_path.exists():
-            overlay_path.unlink()
-            td.removed.append(ResourceRef(kind="overlay", name=str(overlay_path)))
-    for kind, was, now in (
-        ("container", before.containers, after.containers),
-        ("network", before.networks, after.networks),
-        ("volume", before.volumes, after.volumes),
-    ):
-        td.removed.extend(ResourceRef(kind=kind, name=name) for name in was if name not in now)
-    if keep_volumes:
-        reason = (
-            "--keep-volumes was given"
-            if td.request.keep_volumes
-            else "the session is only stopped (--keep-worktree); a full `berth down` removes them"
-        )
-        td.kept.extend(KeptResource(kind="volume", name=name, reason=reason) for name in after.volumes)
-    left = after.containers + after.networks + ([] if keep_volumes else after.volumes)
-    if left:
-        raise BerthError(
-            ErrorCode.COMPOSE_FAILED,
-            f"these resources of compose project {record.project} are still there after teardown: "
-            + ", ".join(left),
-            "remove them with `docker rm -f` / `docker network rm` / `docker volume rm`, then run "
-            f"`berth down {td.session.slug}` again",
-        )
-    td.services_stopped = True
-
-
-def _compose_down(
-    td: TearDown, cli: compose.ComposeCli, record: ComposeRecord, group: ComposeGroup, *, keep_volumes: bool
-) -> None:
-    files = group.files
-    if not all(f.is_file() for f in files):
-        td.warn(f"{group.compose} or its overlay is gone; removing the containers through the engine")
-        return
-    args = ["down", "--timeout", str(STOP_TIMEOUT_SECONDS), *([] if keep_volumes else ["-v"])]
-    result = compose.run(
-        cli,
-        record.project,
-        files,
-        args,
-        cwd=group.project_dir,
-        env=dict(td.hook_env() if td.worktree.is_dir() else os.environ),
-        cancel=td.cancel,
-        on_line=lambda line: td.events.log("info", f"[{td.session.slug} compose] {line}"),
-    )
-    if result.returncode != 0:
-        tail = "; ".join(result.errors[-3:] or result.output[-3:])
-        td.warn(f"docker compose down of {group.compose} failed ({tail}); removing what is left directly")

@@ -59,6 +59,13 @@ class Engine:
         _check_request(config, request)
         steps = up_steps(config.mode)
         preflight(config)  # e.g. DOCKER_UNAVAILABLE, before anything is reserved or created
+        existing = self.ws.store.get_session(slug)
+        if existing is not None and existing.mode != config.mode.value:
+            raise BerthError(
+                ErrorCode.CONFIG_INVALID,
+                f"session {slug!r} runs in {existing.mode} mode, but berth.toml now says {config.mode.value}",
+                f"run `berth down {slug}` (it follows the recorded mode), then `berth up {request.branch}`",
+            )
         cancel.check()
 
         def new_session(slot: int) -> SessionRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -133,10 +134,8 @@ async def berth(request: pytest.FixtureRequest, rpc_repo: Path, tmp_path: Path) 
     try:
         yield client
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.lsp.shutdown_session(), 30)
-        except Exception:
-            pass
         await client.lsp.stop()
         if server is not None:
             stop_process_group(server)

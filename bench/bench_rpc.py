@@ -1,0 +1,670 @@
+"""JSON-RPC latency of `berth serve`: `berth/list` and `berth/status` round trips with 1, 10 and 100
+sessions, and the time from spawning the server to its `initialize` answer.
+
+For each session count the benchmark builds a throw-away git repository with a berth.toml (host mode,
+one service `web`), starts that many real listener processes (each the leader of its own process
+group and listening on its own loopback port, the shape of a `berth up` service) and writes one ACTIVE
+session per listener straight into the state store, so `berth/status` does its full live probing
+(psutil) for every session without the cost of bringing sessions up. A fresh `berth serve` per count
+is driven over stdio by a standard-library client (no pygls on the client side, so the figures are the
+server's cost plus framing): `--warmup` unmeasured round trips, then `--requests` sequential round
+trips of each method, the two methods alternating so they share the machine's noise.
+
+Start-up: `--spawns` fresh servers per session count, timed from spawn to the `initialize` answer,
+against `python -c pass` and `python -c "import berth.rpc.server"` (the raw interpreter and import
+cost) run as many times.
+
+Usage: .venv/bin/python bench/bench_rpc.py [--requests N] [--warmup N] [--spawns N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.util
+import itertools
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+VENV_BERTH = REPO_ROOT / ".venv" / "bin" / "berth"
+REEXEC_GUARD = "BERTH_BENCH_REEXECED"
+
+SESSION_COUNTS = (1, 10, 100)
+METHODS = ("berth/list", "berth/status")
+BASELINES: dict[str, list[str]] = {
+    "python -c pass": ["-c", "pass"],
+    'python -c "import berth.rpc.server"': ["-c", "import berth.rpc.server"],
+    'python -c "import berth.cli"': ["-c", "import berth.cli"],
+}
+RAW_BASELINE = 'python -c "import berth.rpc.server"'
+BARE_BASELINE = "python -c pass"
+
+BERTH_TOML = """\
+mode = "host"
+max_slots = 64
+
+[[services]]
+name = "web"
+base_port = 20000
+command = "exec python3 -m http.server $PORT --bind 127.0.0.1"
+"""
+
+# One process per session: fork, become a process-group leader (as Berth's services are), listen on an
+# ephemeral loopback port, report it, sleep. The farm kills every group when its stdin reaches EOF, so
+# the listeners go away even if the benchmark itself is killed.
+FARM_SCRIPT = r"""
+import json, os, signal, socket, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+children = []
+def kill_all():
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+signal.signal(signal.SIGTERM, lambda *_: (kill_all(), os._exit(0)))
+found = []
+try:
+    for _ in range(int(sys.argv[1])):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                os.setsid()
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1):
+                    os.dup2(null, fd)
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                sock.listen()
+                os.write(w, b"%d\n" % sock.getsockname()[1])
+                os.close(w)
+            except BaseException:
+                os._exit(1)
+            while True:
+                signal.pause()
+        children.append(pid)
+        os.close(w)
+        with os.fdopen(r, "rb") as pipe:
+            line = pipe.readline()
+        if not line:
+            raise RuntimeError("a listener failed to start")
+        found.append([pid, int(line)])
+    sys.stdout.write(json.dumps(found) + "\n")
+    sys.stdout.flush()
+    sys.stdin.read()
+finally:
+    kill_all()
+"""
+
+SERVER_TIMEOUT = 60.0
+
+
+def ensure_berth_importable() -> None:
+    """Re-run under the project's venv when started with an interpreter that lacks berth."""
+    if not all(importlib.util.find_spec(name) for name in ("berth", "psutil")):
+        if VENV_PYTHON.exists() and not os.environ.get(REEXEC_GUARD):
+            os.environ[REEXEC_GUARD] = "1"
+            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+        raise SystemExit(f"berth is not importable from {sys.executable}; run with {VENV_PYTHON}")
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP: unwind through the cleanup like Ctrl-C does."""
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+# -- statistics -------------------------------------------------------------------------------------
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), q in [0, 100]."""
+    if not samples:
+        return math.nan
+    ordered = sorted(samples)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """p50, p95 and max of durations, in milliseconds."""
+
+    n: int
+    p50: float
+    p95: float
+    max: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Stats:
+        ms = [s * 1000.0 for s in seconds]
+        return cls(len(ms), percentile(ms, 50), percentile(ms, 95), max(ms) if ms else math.nan)
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "n": self.n,
+            "p50_ms": round(self.p50, 3),
+            "p95_ms": round(self.p95, 3),
+            "max_ms": round(self.max, 3),
+        }
+
+
+# -- a standard-library JSON-RPC client (LSP base protocol), as in examples/headless_client.py -----
+class RpcError(RuntimeError):
+    pass
+
+
+class Connection:
+    """Content-Length framing over the server's stdin/stdout."""
+
+    def __init__(self, rfile: IO[bytes], wfile: IO[bytes]) -> None:
+        self.rfile, self.wfile = rfile, wfile
+        self.ids = itertools.count(1)
+        self.last_size = 0
+
+    def send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        self.wfile.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.wfile.flush()
+
+    def receive(self) -> dict[str, Any]:
+        length = None
+        while (line := self.rfile.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length is None:
+            raise EOFError("the server closed the connection")
+        body = self.rfile.read(length)
+        self.last_size = len(body)
+        message: dict[str, Any] = json.loads(body)
+        return message
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        msg_id = next(self.ids)
+        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        while True:
+            message = self.receive()
+            if message.get("id") == msg_id and "method" not in message:
+                if "error" in message:
+                    raise RpcError(f"{method}: {json.dumps(message['error'])}")
+                return message.get("result")
+            if "id" in message and "method" in message:  # a server->client request: accept it
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            # notifications (berth/sessionChanged, window/logMessage, ...) are skipped
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+
+class Server:
+    """One `berth serve` over stdio; stderr goes to a log file so a full pipe never blocks it."""
+
+    def __init__(self, repo: Path, log_path: Path) -> None:
+        self.repo = repo
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
+        self.spawned = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [str(VENV_BERTH), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=repo,
+            start_new_session=True,  # Ctrl-C reaches only the benchmark, which shuts servers down
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.conn = Connection(self.proc.stdout, self.proc.stdin)
+
+    def initialize(self) -> float:
+        """Send initialize + initialized; seconds from spawn to the initialize answer."""
+        params = {"processId": os.getpid(), "rootUri": self.repo.as_uri(), "capabilities": {}}
+        result = self.conn.request("initialize", params)
+        answered = time.perf_counter()
+        if "berth" not in (result.get("capabilities", {}).get("experimental") or {}):
+            raise RpcError(f"unexpected initialize answer: {result}")
+        self.conn.notify("initialized", {})
+        return answered - self.spawned
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(OSError, EOFError, RpcError, ValueError):
+            self.conn.request("shutdown")
+            self.conn.notify("exit")
+        self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                if stream is not None:
+                    stream.close()
+        self._log.close()
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-2000:]
+        return ""
+
+
+# -- fixtures ---------------------------------------------------------------------------------------
+class ListenerFarm:
+    """`count` listener processes, each its own process-group leader; gone when close() runs."""
+
+    def __init__(self, count: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", FARM_SCRIPT, str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        try:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the listener farm failed to start {count} listeners")
+        except BaseException:
+            self.close()
+            raise
+        self.listeners: list[tuple[int, int]] = [(pid, port) for pid, port in json.loads(line)]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # EOF: the farm kills its listeners and exits
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def git(repo: Path, *args: str) -> None:
+    identity = {
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    }
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **identity}
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+
+
+def make_repo(repo: Path, listeners: Sequence[tuple[int, int]]) -> None:
+    """A git repository with a berth.toml and one ACTIVE host session per listener in its state store."""
+    import psutil
+
+    from berth import undo
+    from berth.config import parse_config
+    from berth.models import SessionStatus
+    from berth.records import ProcessRecord, SessionRecord
+    from berth.rollback import UndoStep
+    from berth.store import SessionStore
+
+    parse_config(BERTH_TOML)  # fail early if the fixture's config stopped being valid
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "berth.toml").write_text(BERTH_TOML, encoding="utf-8")
+    (repo / ".gitignore").write_text(".berth/\n", encoding="utf-8")
+    git(repo, "add", "-A")
+    git(repo, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "bench fixture")
+
+    store = SessionStore(repo / ".berth" / "state.db")
+    try:
+        for index, (pid, port) in enumerate(listeners):
+            slug = f"bench-{index:03d}"
+            worktree = repo / ".berth" / "worktrees" / slug
+            log_path = repo / ".berth" / "logs" / slug / "web.log"
+            process = ProcessRecord(
+                service="web",
+                pid=pid,
+                start_time=psutil.Process(pid).create_time(),
+                log_path=str(log_path),
+                marker=f"bench-{slug}-web",
+            )
+
+            def new_session(slot: int, slug: str = slug, worktree: Path = worktree) -> SessionRecord:
+                return SessionRecord(
+                    slug=slug,
+                    branch=slug,
+                    mode="host",
+                    slot=slot,
+                    status=SessionStatus.PENDING,
+                    worktree_path=str(worktree),
+                    worktree_owned=True,
+                    env_file=str(worktree / ".env.berth"),
+                )
+
+            def undo_for(previous: SessionRecord | None, op_id: str, slug: str = slug) -> UndoStep:
+                return undo.forget_session(slug, op_id)
+
+            reservation = store.reserve(
+                slug=slug,
+                branch=slug,
+                kind="up",
+                max_slots=max(len(listeners), 1),
+                new_session=new_session,
+                undo_for=undo_for,
+            )
+            session = reservation.session.model_copy(
+                update={"status": SessionStatus.ACTIVE, "ports": {"web": port}, "processes": {"web": process}}
+            )
+            if not store.commit_session(session, reservation.operation.op_id):
+                raise RuntimeError(f"could not commit fixture session {slug}")
+    finally:
+        store.close()
+
+
+# -- measurements -----------------------------------------------------------------------------------
+@dataclass
+class RoundTrips:
+    stats: Stats
+    response_bytes: int
+
+
+def measure_round_trips(server: Server, requests: int, warmup: int, count: int) -> dict[str, RoundTrips]:
+    conn = server.conn
+    for method in METHODS:  # check the fixture is what we think before timing anything
+        sessions = conn.request(method, {})["sessions"]
+        if len(sessions) != count:
+            raise RuntimeError(f"{method} returned {len(sessions)} sessions, expected {count}")
+        states = {svc["state"] for s in sessions for svc in s["services"]}
+        if states != {"running"}:
+            raise RuntimeError(f"{method}: fixture services are {sorted(states)}, expected running")
+    for _ in range(warmup):
+        for method in METHODS:
+            conn.request(method, {})
+    samples: dict[str, list[float]] = {m: [] for m in METHODS}
+    sizes: dict[str, int] = {}
+    for _ in range(requests):
+        for method in METHODS:
+            started = time.perf_counter()
+            conn.request(method, {})
+            samples[method].append(time.perf_counter() - started)
+            sizes[method] = conn.last_size
+    return {m: RoundTrips(Stats.of(samples[m]), sizes[m]) for m in METHODS}
+
+
+def measure_startup(repo: Path, spawns: int, log_path: Path, servers: list[Server]) -> list[float]:
+    """Spawn→initialize-answer times of `spawns` fresh servers (after one unmeasured spawn)."""
+    times: list[float] = []
+    for index in range(spawns + 1):
+        server = Server(repo, log_path)
+        servers.append(server)
+        try:
+            elapsed = server.initialize()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"berth serve failed to initialize: {exc}\n{server.log_tail()}") from exc
+        server.shutdown()
+        servers.remove(server)
+        if index > 0:
+            times.append(elapsed)
+    return times
+
+
+def measure_command(argv: Sequence[str], runs: int) -> list[float]:
+    """Wall time of `runs` runs of a command (after one unmeasured run)."""
+    times: list[float] = []
+    for index in range(runs + 1):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+        elapsed = time.perf_counter() - started
+        if index > 0:
+            times.append(elapsed)
+    return times
+
+
+# -- machine facts and output -----------------------------------------------------------------------
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def source_revision() -> str:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True
+        ).stdout.strip()
+
+    head = run("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if run("status", "--porcelain", "--", "server") else "")
+
+
+def machine_info(processes_at_start: int) -> dict[str, Any]:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "processes_at_start": processes_at_start,  # status probes scale with every process on the box
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "load_avg_at_end": None if load is None else [round(x, 2) for x in load],
+        "source": source_revision(),
+    }
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [cells[0].ljust(widths[0])]
+        out.extend(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    return "-" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def render_human(report: dict[str, Any]) -> str:
+    m, cfg = report["machine"], report["config"]
+    out = [
+        f"berth JSON-RPC benchmark, {m['date']}, {m['cpus']} CPUs ({m['cpu_model']}), {m['python']}, "
+        f"source {m['source']}, {m['processes_at_start']} processes at start, "
+        f"load {m['load_avg_at_end']} at end",
+        "",
+        f"Round trips over stdio, ms: {cfg['requests']} sequential requests per method after "
+        f"{cfg['warmup']} warm-up rounds; every session has one live listener process",
+    ]
+    rows = []
+    for count in cfg["session_counts"]:
+        for method in METHODS:
+            r = report["round_trips"][str(count)][method]
+            rows.append(
+                [
+                    str(count),
+                    method,
+                    fmt(r["p50_ms"]),
+                    fmt(r["p95_ms"]),
+                    fmt(r["max_ms"]),
+                    str(r["response_bytes"]),
+                ]
+            )
+    out.append(render_table(["sessions", "method", "p50", "p95", "max", "answer bytes"], rows))
+    out += ["", f"Start-up, ms ({cfg['spawns']} runs each after one unmeasured run)"]
+    bare = report["baselines"][BARE_BASELINE]["p50_ms"]
+    raw = report["baselines"][RAW_BASELINE]["p50_ms"]
+    rows = []
+    entries = [(name, s) for name, s in report["baselines"].items()]
+    entries += [
+        (
+            f"berth serve → initialize answer, {count} session{'s' if count > 1 else ''}",
+            report["startup"][str(count)],
+        )
+        for count in cfg["session_counts"]
+    ]
+    for name, s in entries:
+        rows.append(
+            [
+                name,
+                fmt(s["p50_ms"], 1),
+                fmt(s["p95_ms"], 1),
+                fmt(s["max_ms"], 1),
+                f"{s['p50_ms'] / bare:.1f}x",
+                f"{s['p50_ms'] / raw:.2f}x",
+            ]
+        )
+    out.append(
+        render_table(
+            ["command", "median", "p95", "max", "vs python -c pass", "vs import berth.rpc.server"], rows
+        )
+    )
+    return "\n".join(out)
+
+
+# -- main -------------------------------------------------------------------------------------------
+def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Server]) -> dict[str, Any]:
+    import psutil
+
+    processes_at_start = len(psutil.pids())
+    tmp = Path(tempfile.mkdtemp(prefix="berth-bench-rpc-"))
+    stack.callback(shutil.rmtree, tmp, True)
+    log_path = tmp / "serve.log"
+    report: dict[str, Any] = {
+        "config": {
+            "requests": args.requests,
+            "warmup": args.warmup,
+            "spawns": args.spawns,
+            "session_counts": list(args.sessions),
+            "fixture": "state-store rows (ACTIVE, host mode), one live listener process per session",
+        },
+        "round_trips": {},
+        "startup": {},
+        "baselines": {},
+    }
+    for name, argv in BASELINES.items():
+        progress(args, f"timing {name}")
+        report["baselines"][name] = Stats.of(measure_command([sys.executable, *argv], args.spawns)).to_dict()
+    for count in args.sessions:
+        progress(args, f"{count} sessions: starting listeners and writing the state store")
+        farm = ListenerFarm(count)
+        try:
+            repo = (tmp / f"repo-{count}").resolve()
+            make_repo(repo, farm.listeners)
+            progress(args, f"{count} sessions: {args.spawns} spawns to the initialize answer")
+            startup = measure_startup(repo, args.spawns, log_path, servers)
+            report["startup"][str(count)] = Stats.of(startup).to_dict()
+            progress(args, f"{count} sessions: {args.requests} round trips of each method")
+            server = Server(repo, log_path)
+            servers.append(server)
+            try:
+                server.initialize()
+                trips = measure_round_trips(server, args.requests, args.warmup, count)
+            except (EOFError, OSError) as exc:
+                raise RuntimeError(f"berth serve failed: {exc}\n{server.log_tail()}") from exc
+            server.shutdown()
+            servers.remove(server)
+            report["round_trips"][str(count)] = {
+                m: {**t.stats.to_dict(), "response_bytes": t.response_bytes} for m, t in trips.items()
+            }
+        finally:
+            farm.close()
+    bare = report["baselines"][BARE_BASELINE]["p50_ms"]
+    raw = report["baselines"][RAW_BASELINE]["p50_ms"]
+    report["startup_ratios"] = {
+        count: {
+            "vs_python_pass": round(s["p50_ms"] / bare, 2),
+            "vs_import_berth_rpc_server": round(s["p50_ms"] / raw, 3),
+        }
+        for count, s in report["startup"].items()
+    }
+    report["machine"] = machine_info(processes_at_start)
+    return report
+
+
+def progress(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(f"... {text}", file=sys.stderr, flush=True)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=positive, default=200, help="measured round trips per method")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured round trips per method first")
+    parser.add_argument("--spawns", type=positive, default=10, help="timed server spawns per session count")
+    parser.add_argument(
+        "--sessions", type=positive, nargs="+", default=list(SESSION_COUNTS), help="session counts"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    ensure_berth_importable()
+    if not VENV_BERTH.exists():
+        raise SystemExit(f"{VENV_BERTH} not found: install the project into .venv first")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, raise_interrupted)
+    servers: list[Server] = []
+    try:
+        with contextlib.ExitStack() as stack:
+
+            @stack.callback
+            def stop_servers() -> None:
+                for server in servers:
+                    server.close()
+
+            report = run(args, stack, servers)
+    except (KeyboardInterrupt, Interrupted):
+        print("interrupted; cleaned up", file=sys.stderr)
+        return 130
+    print(json.dumps(report, indent=2) if args.json else render_human(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""The Docker engine through the docker SDK: is it there, and which containers, networks and volumes
+carry a session's labels. Lifecycle goes through compose (adapters/compose.py); this module only looks,
+and removes what compose left behind, never anything without the session's labels."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from berth.errors import BerthError, ErrorCode
+
+if TYPE_CHECKING:  # the SDK (with requests/urllib3) is imported on first use: host mode never pays for it
+    from docker import DockerClient
+
+SESSION_LABEL = "berth.session"
+OP_LABEL = "berth.op"
+ROOT_LABEL = "berth.root"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+_PING_TIMEOUT = 5
+_API_TIMEOUT = 60
+_api_versions: dict[str, str] = {}
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    service: str | None
+    state: str
+    """running, exited, created, restarting, paused, dead"""
+    health: str | None
+    """healthy, unhealthy, starting; None without a healthcheck"""
+    published: Mapping[int, list[int]] = field(default_factory=dict)
+    """container port -> host ports it is published on"""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def host_ports(self) -> list[int]:
+        return sorted({p for ports in self.published.values() for p in ports})
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Everything labelled for one session, by name."""
+
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+
+    def empty(self) -> bool:
+        return not (self.containers or self.networks or self.volumes)
+
+
+def unavailable(what: str) -> BerthError:
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    return BerthError(
+        ErrorCode.DOCKER_UNAVAILABLE,
+        f"no Docker engine answers at {host} ({what})",
+        "start the engine (e.g. `sudo systemctl start docker`, or `bash scripts/ensure-docker.sh`) "
+        "or point DOCKER_HOST at one, then retry; nothing was created",
+    )
+
+
+@contextlib.contextmanager
+def connect(timeout: int = _API_TIMEOUT) -> Iterator[DockerClient]:
+    """A client for one short conversation; DOCKER_UNAVAILABLE when the engine does not answer."""
+    import docker
+    import docker.errors
+
+    host = os.environ.get("DOCKER_HOST", "")
+    try:
+        client = docker.from_env(timeout=timeout, version=_api_versions.get(host, "auto"))
+    except docker.errors.DockerException as exc:
+        raise unavailable(_short(exc)) from exc
+    _api_versions[host] = client.api.api_version  # negotiated once per engine, not per conversation
+    try:
+        yield client
+    except docker.errors.APIError:
+        raise
+    except (docker.errors.DockerException, ConnectionError, OSError) as exc:
+        raise unavailable(_short(exc)) from exc
+    finally:
+        client.close()
+
+
+def ping(timeout: int = _PING_TIMEOUT) -> str:
+    """The engine's version, or DOCKER_UNAVAILABLE."""
+    import docker.errors
+
+    with connect(timeout) as client:
+        try:
+            client.ping()
+            version: str = client.version().get("Version", "?")
+        except docker.errors.APIError as exc:
+            raise unavailable(_short(exc)) from exc
+    return version
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    for needle, reason in (
+        ("FileNotFoundError", "the socket does not exist"),
+        ("No such file", "the socket does not exist"),
+        ("Connection refused", "connection refused"),
+        ("PermissionError", "permission denied on the socket; join the docker group or use sudo"),
+        ("Permission denied", "permission denied on the socket; join the docker group or use sudo"),
+        ("timed out", "no answer in time"),
+    ):
+        if needle in text:
+            return reason
+    return text[:200]
+
+
+def session_labels(project: str, root: str) -> list[str]:
+    return [f"{SESSION_LABEL}={project}", f"{ROOT_LABEL}={root}"]
+
+
+def _container(row: Mapping[str, Any]) -> Container:
+    published: dict[int, list[int]] = {}
+    for port in row.get("Ports") or []:
+        if port.get("PublicPort"):
+            published.setdefault(int(port["PrivatePort"]), [])
+            if int(port["PublicPort"]) not in published[int(port["PrivatePort"])]:
+                published[int(port["PrivatePort"])].append(int(port["PublicPort"]))
+    labels = row.get("Labels") or {}
+    health = _HEALTH.search(row.get("Status") or "")
+    names = row.get("Names") or [row["Id"][:12]]
+    return Container(
+        id=row["Id"],
+        name=names[0].lstrip("/"),
+        service=labels.get(SERVICE_LABEL),
+        state=row.get("State") or "unknown",
+        health=None if health is None else health.group(1).removeprefix("health: "),
+        published=published,
+        labels=labels,
+    )
+
+
+def containers(client: DockerClient, labels: Sequence[str]) -> list[Container]:
+    rows = client.api.containers(all=True, filters={"label": list(labels)})
+    return sorted((_container(r) for r in rows), key=lambda c: c.name)
+
+
+def networks(client: DockerClient, labels: Sequence[str]) -> list[str]:
+    return sorted(n["Name"] for n in client.api.networks(filters={"label": list(labels)}))
+
+
+def volumes(client: DockerClient, labels: Sequence[str]) -> list[str]:
+    listing = client.api.volumes(filters={"label": list(labels)}) or {}
+    return sorted(v["Name"] for v in listing.get("Volumes") or [])
+
+
+def volume_labels(client: DockerClient, name: str) -> dict[str, str]:
+    import docker.errors
+
+    try:
+        return dict(client.api.inspect_volume(name).get("Labels") or {})
+    except docker.errors.NotFound:
+        return {}
+
+
+def inventory(client: DockerClient, labels: Sequence[str]) -> Inventory:
+    return Inventory(
+        containers=[c.name for c in containers(client, labels)],
+        networks=networks(client, labels),
+        volumes=volumes(client, labels),
+    )
+
+
+def published_ports() -> set[int]:
+    """Host ports published by any running container (docker-proxy may not show up as a listener)."""
+    with connect(_PING_TIMEOUT * 2) as client:
+        rows = client.api.containers(filters={"status": "running"})
+    return {p for row in rows for p in _container(row).host_ports}
+
+
+def remove_containers(client: DockerClient, victims: Sequence[Container], *, volumes: bool) -> list[str]:
+    import docker.errors
+
+    removed: list[str] = []
+    for c in victims:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(c.id, force=True, v=volumes)
+        removed.append(c.name)
+    return removed
+
+
+def remove_unused(
+    client: DockerClient, labels: Sequence[str], *, volumes_too: bool, spare: Sequence[str]
+) -> None:
+    """Remove labelled networks, and volumes if asked (minus `spare`); in-use ones are left alone."""
+    import docker.errors
+
+    for name in networks(client, labels):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.api.remove_network(name)
+    if volumes_too:
+        for name in volumes(client, labels):
+            if name in spare:
+                continue
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                client.api.remove_volume(name)
