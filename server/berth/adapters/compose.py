@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -18,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from berth.adapters.processes import MARKER_ENV
+from berth.adapters.processes import MARKER_ENV, wait_or_cancel
 from berth.cancel import CancelToken
 from berth.errors import BerthError, ErrorCode, OperationCancelled
 
-_POLL_SECONDS = 0.05
-_KILL_GRACE_SECONDS = 3.0
 _VERSION_TIMEOUT = 20.0
 _ERROR_TAIL = 8
 _VERSION = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
@@ -204,12 +201,10 @@ def run(
     readers = [threading.Thread(target=pump, args=(s,), daemon=True) for s in (proc.stdout, proc.stderr)]
     for reader in readers:
         reader.start()
-    while not _exited(proc, _POLL_SECONDS):
-        if cancel.cancelled:
-            _kill_group(proc)
-            for reader in readers:
-                reader.join(timeout=1)
-            raise OperationCancelled(f"docker compose {args[0] if args else ''}".strip())
+    if wait_or_cancel(proc, cancel):
+        for reader in readers:
+            reader.join(timeout=1)
+        raise OperationCancelled(f"docker compose {args[0] if args else ''}".strip())
     for reader in readers:
         reader.join(timeout=5)
     result.returncode = proc.returncode
@@ -235,25 +230,3 @@ def check(result: ComposeRun, what: str, hint: str) -> None:
         exit_code=result.returncode,
         output=lines[-_ERROR_TAIL:],
     )
-
-
-def _exited(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Wait up to `timeout` for the process; returns as soon as it exits (no poll-interval latency)."""
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=_KILL_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue

@@ -3,18 +3,15 @@ cancellation terminates the hook and everything it started."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from berth.adapters.processes import wait_or_cancel
 from berth.cancel import CancelToken
 from berth.errors import BerthError, ErrorCode, OperationCancelled
 
-_POLL_SECONDS = 0.05
-_KILL_GRACE_SECONDS = 2.0
 _OUTPUT_TAIL_LINES = 20
 
 
@@ -49,11 +46,9 @@ def run_hook(
     output: list[str] = []
     reader = threading.Thread(target=_pump, args=(proc, output, on_line), daemon=True)
     reader.start()
-    while proc.poll() is None:
-        if cancel.wait(_POLL_SECONDS):
-            _kill_group(proc)
-            reader.join(timeout=1)
-            raise OperationCancelled(f"{name} hook")
+    if wait_or_cancel(proc, cancel):
+        reader.join(timeout=1)
+        raise OperationCancelled(f"{name} hook")
     reader.join(timeout=2)
     if proc.returncode != 0:
         tail = "\n".join(output[-_OUTPUT_TAIL_LINES:])
@@ -74,16 +69,3 @@ def _pump(proc: subprocess.Popen[bytes], output: list[str], on_line: Callable[[s
         output.append(line)
         if on_line is not None:
             on_line(line)
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=_KILL_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 
+from berth.cancel import CancelToken
 from berth.records import ProcessIdentity
 
 MARKER_ENV = "BERTH_PROCESS_MARKER"
@@ -46,6 +47,32 @@ def spawn(command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, ma
     except psutil.NoSuchProcess:  # exited before we could read its start time
         identity = ProcessIdentity(popen.pid, 0.0)
     return SpawnedProcess(identity, popen, log_path)
+
+
+def kill_popen_group(proc: subprocess.Popen[bytes], grace: float = DEFAULT_GRACE_SECONDS) -> None:
+    """SIGTERM the process group a child leads (it was started with start_new_session), SIGKILL after `grace`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_or_cancel(proc: subprocess.Popen[bytes], cancel: CancelToken, poll: float = 0.05) -> bool:
+    """Wait for the child; if `cancel` fires first, kill its whole group and return True."""
+    while True:
+        try:
+            proc.wait(timeout=poll)
+            return False
+        except subprocess.TimeoutExpired:
+            if cancel.cancelled:
+                kill_popen_group(proc)
+                return True
 
 
 def group_members(identity: ProcessIdentity) -> list[psutil.Process]:
