@@ -52,19 +52,21 @@ install_tools
 
 RUN=$(mktemp -d /tmp/berth-vscode.XXXXXX)
 ARTIFACTS="$EXT/test-artifacts"
-SERVER_PGID=""
+SERVER_PGIDS=()
 RESULTS=()
 FAILED=0
 
 # Ends what this script started: the VS Code server's process group (server, extension hosts, berth serve, pty
 # host), then any process group still running in this run's temp repositories (services a test left behind).
+stop_group() {
+  kill -TERM -- "-$1" 2>/dev/null || return 0
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.3; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+}
+
 cleanup() {
-  if [ -n "$SERVER_PGID" ]; then
-    kill -TERM -- "-$SERVER_PGID" 2>/dev/null || true
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- "-$SERVER_PGID" 2>/dev/null || break; sleep 0.3; done
-    kill -KILL -- "-$SERVER_PGID" 2>/dev/null || true
-  fi
   local pid pgid
+  for pgid in "${SERVER_PGIDS[@]}"; do stop_group "$pgid"; done
   for pid in $(ls /proc | grep -E '^[0-9]+$'); do
     case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
       "$RUN"/*)
@@ -79,7 +81,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# tier name, exit status, the runner's "N passed, N failed" line
+# On a failure, the extension's output channel (with the server's stderr and the JSON-RPC trace) tells why.
+show_berth_log() {
+  local f
+  for f in $(find "$RUN/$1" -name Berth.log 2>/dev/null); do
+    echo "--- $f (last 80 lines) ---"; tail -n 80 "$f"
+  done
+}
+
+# tier name, exit status, the runner's "N passed, N failed" line, seconds
 record() {
   RESULTS+=("$1: $3 (${4}s)")
   [ "$2" = 0 ] || FAILED=1
@@ -96,18 +106,19 @@ free_base() {
       if (ok) { console.log(base); return; } } })();'
 }
 
+# npm warns about root's ~/.npmrc (nodedir) on every call; keep that noise out of the log.
+quiet_npm() { npm "$@" 2> >(grep -v 'Unknown user config "nodedir"' >&2); }
+
 log "build: npm ci, type-check, protocol check, bundle, package"
 t0=$SECONDS
-(
-  cd "$EXT"
-  npm ci --silent 2>&1 | grep -v -e 'Unknown user config "nodedir"' -e install-scripts >&2 || true
-  [ -x node_modules/.bin/tsc ] || { echo "npm ci failed" >&2; exit 1; }
-  npx --no-install tsc -p .
-  npm run -s check:protocol
-  node scripts/build.mjs --unit --e2e
-  npx --no-install vsce package --no-dependencies -o berth.vsix 2>&1 | grep -E "DONE|ERROR" >&2
-) 2> >(grep -v 'Unknown user config "nodedir"' >&2)
-log "build done in $((SECONDS - t0)) s: $(ls -l "$EXT/berth.vsix" | awk '{print $5}') bytes berth.vsix"
+cd "$EXT"
+quiet_npm ci --no-audit --no-fund --loglevel=error >"$RUN/npm-ci.log" 2>&1 || { cat "$RUN/npm-ci.log"; exit 1; }
+node_modules/.bin/tsc -p .
+quiet_npm run -s check:protocol
+node scripts/build.mjs --unit --e2e
+node_modules/.bin/vsce package --no-dependencies -o berth.vsix >"$RUN/vsce.log" 2>&1 || { cat "$RUN/vsce.log"; exit 1; }
+cd "$REPO"
+log "build done in $((SECONDS - t0)) s: $(grep -o 'Packaged: .*' "$RUN/vsce.log")"
 
 log "tier 1: unit tests (node --test)"
 t0=$SECONDS
@@ -125,12 +136,11 @@ if [ ! -x "$BERTH" ]; then
   record "extension host" 1 "0 passed, 1 failed" 0
   record "ui" 1 "0 passed, 1 failed" 0
 else
-  log "start the VS Code server (smoke-test driver) with berth.serverPath=$BERTH"
-  PORT=$(free_base)
-  EXT_BASE_PORT=$(free_base)
-  UI_BASE_PORT=$(free_base)
-  mkdir -p "$RUN/sd/data/Machine" "$RUN/ext" "$ARTIFACTS"
-  cat >"$RUN/sd/data/Machine/settings.json" <<JSON
+  CS_VERSION=$("$N24/bin/node" -p "require('$CS/lib/vscode/package.json').version")
+  # Machine settings of a VS Code server data dir: where the remote extension host reads berth.serverPath.
+  write_settings() {
+    mkdir -p "$1/data/Machine"
+    cat >"$1/data/Machine/settings.json" <<JSON
 {
   "berth.serverPath": "$BERTH",
   "berth.trace.server": "messages",
@@ -139,46 +149,79 @@ else
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
   "extensions.autoCheckUpdates": false,
-  "extensions.autoUpdate": false,
-  "git.autoRepositoryDetection": false
+  "extensions.autoUpdate": false
 }
 JSON
-  "$N24/bin/node" -e 'require(process.argv[1]).makeRepo(process.argv[2], { basePort: +process.argv[3] })' \
-    "$EXT/out/e2e/repo.js" "$RUN/ws" "$EXT_BASE_PORT"
-  EXT_TEST_REPORT="$RUN/exthost-report.txt" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" setsid \
-    "$N24/bin/node" "$CS/lib/vscode/out/server-main.js" --host 127.0.0.1 --port "$PORT" \
-    --without-connection-token --enable-smoke-test-driver --disable-telemetry --disable-workspace-trust \
-    --server-data-dir "$RUN/sd" --extensions-dir "$RUN/ext" </dev/null >"$RUN/vscode-server.log" 2>&1 &
-  SERVER_PGID=$!
-  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.2; done
-  export VSCODE_BASE="http://127.0.0.1:$PORT" EXT_DEV="$EXT" NODE_PATH="$EXT/node_modules"
+  }
+  # start_vscode NAME PORT [server flags...]: the VS Code server bundled in code-server, in its own process group.
+  start_vscode() {
+    local name=$1 port=$2; shift 2
+    write_settings "$RUN/$name/sd"
+    setsid "$N24/bin/node" "$CS/lib/vscode/out/server-main.js" --host 127.0.0.1 --port "$port" \
+      --without-connection-token --disable-telemetry \
+      --server-data-dir "$RUN/$name/sd" --extensions-dir "$RUN/$name/ext" "$@" </dev/null >"$RUN/$name/server.log" 2>&1 &
+    VSCODE_PGID=$!
+    SERVER_PGIDS+=("$VSCODE_PGID")
+    for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.2; done
+    echo "VS Code server $name did not start:"; tail -n 30 "$RUN/$name/server.log"; return 1
+  }
+  mkdir -p "$ARTIFACTS"
 
-  log "tier 2: extension-host tests in VS Code $("$N24/bin/node" -p "require('$CS/lib/vscode/package.json').version")"
+  log "tier 2: extension-host tests in VS Code $CS_VERSION (smoke-test driver, extension loaded from $EXT)"
   t0=$SECONDS
+  PORT=$(free_base)
+  EXT_BASE_PORT=$(free_base)
+  mkdir -p "$RUN/exthost"
   set +e
-  EXT_FOLDER="$RUN/ws" "$N24/bin/node" "$EXT/out/e2e/exthost.js"
+  # The extension host inherits the server's environment: the report path and the test repo's base port.
+  EXT_TEST_REPORT="$RUN/exthost/report.txt" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" \
+    start_vscode exthost "$PORT" --enable-smoke-test-driver --disable-workspace-trust
   rc=$?
+  if [ "$rc" = 0 ]; then
+    VSCODE_BASE="http://127.0.0.1:$PORT" EXT_DEV="$EXT" EXT_FOLDER="$RUN/exthost/repo" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" \
+      "$N24/bin/node" "$EXT/out/e2e/exthost.js"
+    rc=$?
+    stop_group "$VSCODE_PGID"
+  fi
   set -e
-  if [ -f "$RUN/exthost-report.txt" ]; then
-    cat "$RUN/exthost-report.txt"
-    line=$(tail -n 1 "$RUN/exthost-report.txt")
+  if [ -f "$RUN/exthost/report.txt" ]; then
+    cat "$RUN/exthost/report.txt"
+    line=$(tail -n 1 "$RUN/exthost/report.txt")
   else
-    echo "no report from the extension host; VS Code server log:"; tail -n 40 "$RUN/vscode-server.log"
+    echo "no report from the extension host; VS Code server log:"; tail -n 40 "$RUN/exthost/server.log"
     line="0 passed, 1 failed"; rc=1
   fi
+  [ "$rc" = 0 ] || show_berth_log exthost
   echo "exthost: $line"
-  record "extension host (VS Code)" "$rc" "$line" $((SECONDS - t0))
+  record "extension host (VS Code $CS_VERSION)" "$rc" "$line" $((SECONDS - t0))
 
-  log "tier 3: UI smoke test (command palette -> progress -> status bar)"
+  log "tier 3: UI smoke test with the packaged berth.vsix installed (command palette -> progress -> status bar)"
   t0=$SECONDS
+  PORT=$(free_base)
+  UNTRUSTED_PORT=$(free_base)
+  mkdir -p "$RUN/ui" "$RUN/untrusted"
+  install_vsix() {
+    "$N24/bin/node" "$CS/lib/vscode/out/server-main.js" --server-data-dir "$RUN/$1/sd" --extensions-dir "$RUN/$1/ext" \
+      --install-extension "$EXT/berth.vsix" </dev/null >"$RUN/$1/install.log" 2>&1 || { cat "$RUN/$1/install.log"; return 1; }
+  }
   set +e
-  UI_REPO="$RUN/ui-ws" UI_BASE_PORT="$UI_BASE_PORT" ARTIFACTS="$ARTIFACTS" \
-    "$N24/bin/node" "$EXT/out/e2e/ui.js" | tee "$RUN/ui.log"
-  rc=${PIPESTATUS[0]}
+  # Two servers: one trusting every workspace, one with workspace trust on (Berth must then run nothing).
+  install_vsix ui && install_vsix untrusted && start_vscode ui "$PORT" --disable-workspace-trust && UI_PGID=$VSCODE_PGID \
+    && start_vscode untrusted "$UNTRUSTED_PORT"
+  rc=$?
+  if [ "$rc" = 0 ]; then
+    VSCODE_BASE="http://127.0.0.1:$PORT" UNTRUSTED_BASE="http://127.0.0.1:$UNTRUSTED_PORT" \
+      UI_REPO="$RUN/ui/repo" UNTRUSTED_REPO="$RUN/untrusted/repo" UI_BASE_PORT="$(free_base)" ARTIFACTS="$ARTIFACTS" \
+      "$N24/bin/node" "$EXT/out/e2e/ui.js" | tee "$RUN/ui/ui.log"
+    rc=${PIPESTATUS[0]}
+    stop_group "$UI_PGID"
+    stop_group "$VSCODE_PGID"
+  fi
   set -e
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$RUN/ui.log" | tail -n 1)
+  [ "$rc" = 0 ] || { show_berth_log ui; show_berth_log untrusted; }
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$RUN/ui/ui.log" 2>/dev/null | tail -n 1)
   echo "ui: ${line:=0 passed, 1 failed}"
-  record "ui smoke (VS Code)" "$rc" "$line" $((SECONDS - t0))
+  record "ui smoke (VS Code $CS_VERSION)" "$rc" "$line" $((SECONDS - t0))
 fi
 
 log "summary"

@@ -1,5 +1,5 @@
 // The branch choices offered by "Berth: Up". Pure (no vscode import).
-import type { Session } from "./protocol.generated";
+import type { SessionView } from "./protocol.generated";
 
 export interface BranchChoice {
   branch: string;
@@ -10,7 +10,7 @@ export interface BranchChoice {
  * Local branches, the current worktree's first, then branches without a session, then the rest; each says whether
  * it is current and which session it already has.
  */
-export function branchChoices(branches: readonly string[], current: string | undefined, sessions: readonly Session[]): BranchChoice[] {
+export function branchChoices(branches: readonly string[], current: string | undefined, sessions: readonly SessionView[]): BranchChoice[] {
   const byBranch = new Map(sessions.map((s) => [s.branch, s]));
   const rank = (b: string) => (b === current ? 0 : byBranch.has(b) ? 2 : 1);
   return [...new Set(branches)]

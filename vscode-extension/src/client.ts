@@ -22,7 +22,12 @@ export class BerthClient {
   private constructor(private readonly client: LanguageClient) {}
 
   /** Starts `berth serve` in `cwd` and completes the LSP handshake. */
-  static async start(server: ServerCommand, cwd: string | undefined, output: vscode.LogOutputChannel): Promise<BerthClient> {
+  static async start(
+    server: ServerCommand,
+    cwd: string | undefined,
+    output: vscode.LogOutputChannel,
+    trace: vscode.LogOutputChannel,
+  ): Promise<BerthClient> {
     const client = new LanguageClient(
       "berth",
       "Berth",
@@ -30,6 +35,7 @@ export class BerthClient {
       {
         documentSelector: [],
         outputChannel: output,
+        traceOutputChannel: trace,
         revealOutputChannelOn: RevealOutputChannelOn.Never,
         connectionOptions: { maxRestartCount: 3 },
       },
@@ -61,7 +67,8 @@ export class BerthClient {
     params: BerthRequests[M]["params"],
     token?: CancellationToken,
   ): Promise<BerthRequests[M]["result"]> {
-    return this.client.sendRequest(method, params, token);
+    // An undefined token must not be passed on: the client would send [params, null] as positional params.
+    return token ? this.client.sendRequest(method, params, token) : this.client.sendRequest(method, params);
   }
 
   onNotification<N extends NotificationMethod>(method: N, handler: (params: BerthNotifications[N]) => void): vscode.Disposable {

@@ -2,14 +2,13 @@
 // without a quick pick; without them it asks.
 import path from "node:path";
 import * as vscode from "vscode";
-import type { BerthClient } from "./client";
 import { mapError, type ErrorAction } from "./errors";
-import { isDirty, isLinkedWorktree, currentBranch } from "./git";
+import { currentBranch, hasUserChanges, isLinkedWorktree } from "./git";
 import { showServiceLog } from "./logs";
 import type { Notices } from "./notices";
 import type { Operations } from "./operations";
-import { pickBranch, pickService, pickSession } from "./picks";
-import type { DownResult, Session } from "./protocol.generated";
+import { pickAction, pickBranch, pickService, pickSession, pickSessionAction } from "./picks";
+import type { DownParams, TeardownReceipt, SessionView } from "./protocol.generated";
 import type { RollbackTracker } from "./rollback";
 import type { BerthServer } from "./server";
 import type { SessionStore } from "./sessions";
@@ -25,31 +24,23 @@ export interface CommandDeps {
   output: vscode.LogOutputChannel;
 }
 
-/** A session given to a command: its slug, a tree node or an object with a slug. */
-type SessionArg = string | { slug?: string; session?: Session } | undefined;
-
-export interface UpArgs {
-  branch?: string;
-  root?: string;
-  reuseWorktree?: boolean;
-}
-
-export interface DownArgs {
-  slug?: string;
-  /** Remove a dirty worktree without asking. */
-  force?: boolean;
-}
+/**
+ * Command arguments, all optional (without them the command asks): a session as its slug, `{slug}` or a tree node;
+ * berth.up also takes `{branch, root?, reuseWorktree?}`, berth.down `{slug, force?}` (force: remove a dirty worktree
+ * without asking), berth.showLogs `{slug, service}`.
+ */
+type Arg = unknown;
 
 export function registerCommands(d: CommandDeps): vscode.Disposable[] {
   const c = new Commands(d);
   const register = (id: string, fn: (...args: never[]) => unknown) => vscode.commands.registerCommand(id, fn);
   return [
-    register("berth.up", (arg: UpArgs | SessionArg) => c.up(arg)),
-    register("berth.down", (arg: DownArgs | SessionArg) => c.down(arg, "down")),
-    register("berth.stop", (arg: SessionArg) => c.down(arg, "stop")),
+    register("berth.up", (arg: Arg) => c.up(arg)),
+    register("berth.down", (arg: Arg) => c.down(arg, "down")),
+    register("berth.stop", (arg: Arg) => c.down(arg, "stop")),
     register("berth.status", () => c.status()),
-    register("berth.openWorktree", (arg: SessionArg) => c.openWorktree(arg)),
-    register("berth.showLogs", (arg: SessionArg & { service?: unknown }) => c.showLogs(arg)),
+    register("berth.openWorktree", (arg: Arg) => c.openWorktree(arg)),
+    register("berth.showLogs", (arg: Arg) => c.showLogs(arg)),
     register("berth.recover", () => c.recover()),
     register("berth.cancel", () => c.cancel()),
     register("berth.refresh", () => c.refresh()),
@@ -63,16 +54,18 @@ class Commands {
   constructor(private readonly d: CommandDeps) {}
 
   /** Resolves to the session brought up, or undefined (cancelled, failed: already reported). */
-  async up(arg: UpArgs | SessionArg): Promise<Session | undefined> {
+  async up(arg: Arg): Promise<SessionView | undefined> {
     const client = await this.d.server.require();
-    const root = (isObject(arg) && "root" in arg && arg.root) || (await this.root());
-    if (!client || !root) return undefined;
     const given = sessionOf(arg, this.d.store);
-    const branch = given?.branch ?? (isObject(arg) && "branch" in arg ? arg.branch : undefined) ?? (await this.askBranch(root));
+    const root = text(arg, "root") ?? (await this.root());
+    if (!client || !root) return undefined;
+    const branch = given?.branch ?? text(arg, "branch") ?? (await this.askBranch(root));
     if (!branch) return undefined;
-    const reuseWorktree = (isObject(arg) && "reuseWorktree" in arg && arg.reuseWorktree) || given?.status === "stopped";
+    // A stopped session resumes in its kept worktree by itself; reuseWorktree adopts a worktree Berth did not create.
+    const reuseWorktree = isObject(arg) && arg.reuseWorktree === true;
     try {
-      const session = await this.d.ops.run(client, `up ${branch}`, `Berth: bringing up ${branch}`, (ctx) =>
+      const what = { label: `up ${branch}`, title: `Berth: bringing up ${branch}`, cancellable: true };
+      const session = await this.d.ops.run(client, what, (ctx) =>
         client.request("berth/up", { root, branch, reuseWorktree, workDoneToken: ctx.workDoneToken }, ctx.token),
       );
       this.d.store.upsert(session);
@@ -88,7 +81,7 @@ class Commands {
   }
 
   /** "down" removes the session (asking first when its worktree is dirty); "stop" keeps worktree and volumes. */
-  async down(arg: DownArgs | SessionArg, mode: "down" | "stop"): Promise<DownResult | undefined> {
+  async down(arg: Arg, mode: "down" | "stop"): Promise<TeardownReceipt | undefined> {
     const client = await this.d.server.require();
     const root = await this.root();
     if (!client || !root) return undefined;
@@ -97,10 +90,11 @@ class Commands {
       mode === "down" ? "Session to tear down" : "Session to stop (keeps its worktree and volumes)",
     ));
     if (!session) return undefined;
-    let params = mode === "stop"
+    let params: DownParams = mode === "stop"
       ? { root, slug: session.slug, keepWorktree: true, keepVolumes: true }
-      : { root, slug: session.slug, force: isObject(arg) && "force" in arg && arg.force === true };
-    if (mode === "down" && !params.force && (await isDirty(session.worktreePath))) {
+      : { root, slug: session.slug, force: isObject(arg) && arg.force === true };
+    const berthFiles = [path.relative(session.worktreePath, session.envFile), `${path.relative(session.worktreePath, session.envFile)}.tmp`];
+    if (mode === "down" && !params.force && (await hasUserChanges(session.worktreePath, root, berthFiles))) {
       const choice = await this.d.notices.ask(
         `The worktree of '${session.slug}' has uncommitted changes.`,
         `${session.worktreePath}\nRemoving it deletes those changes. Keep Worktree tears the session down but leaves the worktree.`,
@@ -112,15 +106,17 @@ class Commands {
     }
     const verb = mode === "stop" ? "stopping" : "tearing down";
     try {
-      const result = await this.d.ops.run(client, `${mode} ${session.slug}`, `Berth: ${verb} ${session.slug}`, (ctx) =>
-        client.request("berth/down", params, ctx.token),
+      const what = { label: `${mode} ${session.slug}`, title: `Berth: ${verb} ${session.slug}`, cancellable: false };
+      const result = await this.d.ops.run(client, what, (ctx) =>
+        client.request("berth/down", { ...params, workDoneToken: ctx.workDoneToken }, ctx.token),
       );
       this.d.rollbacks.flush();
       await this.refresh();
       const kept = result.kept.map((k) => `${k.kind} ${k.name} (${k.reason})`);
-      const what = mode === "stop" ? "stopped" : "down";
-      void this.d.notices.show(kept.length ? "warning" : "info",
-        `Berth: ${session.slug} is ${what}${kept.length ? `; kept ${kept.join(", ")}` : ""}.`);
+      const state = mode === "stop" ? "stopped" : "down";
+      // Something kept that nobody asked to keep (a dirty worktree the server refused to delete) is a warning.
+      void this.d.notices.show(kept.length && !params.keepWorktree ? "warning" : "info",
+        `Berth: ${session.slug} is ${state}${kept.length ? `; kept ${kept.join(", ")}` : ""}.`);
       return result;
     } catch (e) {
       this.report(e, `${mode} of ${session.slug}`);
@@ -129,7 +125,7 @@ class Commands {
   }
 
   /** Refreshes every session's live health and lists them; resolves to the sessions. */
-  async status(): Promise<Session[] | undefined> {
+  async status(): Promise<SessionView[] | undefined> {
     const client = await this.d.server.require();
     const root = await this.root();
     if (!client || !root) return undefined;
@@ -137,10 +133,11 @@ class Commands {
       const { sessions } = await client.request("berth/status", { root });
       this.d.store.replaceAll(sessions);
       if (sessions.length === 0) {
-        void this.d.notices.show("info", `Berth: no sessions in ${root}.`, "Up");
+        void this.d.notices.show("info", `Berth: no sessions in ${root}.`, "Up").then((a) => a && this.up(undefined));
       } else {
         this.d.output.info(["status:", ...sessions.map((s) => `  ${describeSession(s)}: ${s.services.map((v) => `${v.name} :${v.port ?? "-"} ${v.state}`).join(", ")}`)].join("\n"));
-        void pickSession(sessions, "Sessions and their services (pick one for actions)").then((s) => s && this.sessionActions(s));
+        void pickSession(sessions, "Sessions and their services (pick one for actions)")
+          .then((s) => s && pickSessionAction(s).then((command) => command && vscode.commands.executeCommand(command, s.slug)));
       }
       return sessions;
     } catch (e) {
@@ -160,14 +157,14 @@ class Commands {
     }
   }
 
-  async openWorktree(arg: SessionArg): Promise<void> {
+  async openWorktree(arg: Arg): Promise<void> {
     const session = sessionOf(arg, this.d.store) ?? (await pickSession(this.d.store.list(), "Session whose worktree to open"));
     if (!session) return;
     await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(session.worktreePath), { forceNewWindow: true });
   }
 
   /** Resolves to the name of the terminal following the log. */
-  async showLogs(arg: SessionArg & { service?: unknown }): Promise<string | undefined> {
+  async showLogs(arg: Arg): Promise<string | undefined> {
     const root = await this.root();
     const session = sessionOf(arg, this.d.store) ?? (await pickSession(this.d.store.list(), "Session whose logs to show"));
     if (!session || !root) return undefined;
@@ -177,7 +174,9 @@ class Commands {
       void this.d.notices.show("info", `Berth: ${session.slug} has no service${wanted ? ` named ${wanted}` : "s"}.`);
       return undefined;
     }
-    return showServiceLog(root, session, service).name;
+    const terminal = showServiceLog(root, session, service);
+    if (!terminal) void this.d.notices.show("info", `Berth: ${service.name} of ${session.slug} has no container yet.`);
+    return terminal?.name;
   }
 
   async recover(): Promise<void> {
@@ -185,9 +184,8 @@ class Commands {
     const root = await this.root();
     if (!client || !root) return;
     try {
-      const report = await this.d.ops.run(client, "recover", "Berth: recovering interrupted operations", (ctx) =>
-        client.request("berth/recover", { root }, ctx.token),
-      );
+      const what = { label: "recover", title: "Berth: recovering interrupted operations", cancellable: false };
+      const report = await this.d.ops.run(client, what, (ctx) => client.request("berth/recover", { root }, ctx.token));
       this.d.rollbacks.flush();
       await this.refresh();
       const n = report.operations.length;
@@ -204,38 +202,14 @@ class Commands {
 
   cancel(): number {
     const n = this.d.ops.cancelAll();
-    if (n === 0) void this.d.notices.show("info", "Berth: no operation is running.");
+    if (n === 0) void this.d.notices.show("info", "Berth: no bring-up is running.");
     return n;
   }
 
   /** The status-bar item's menu. */
   async actions(): Promise<void> {
-    const busy = this.d.ops.labels;
-    const items: { label: string; command: string; description?: string }[] = [
-      ...(busy.length ? [{ label: "$(stop-circle) Cancel", command: "berth.cancel", description: busy.join(", ") }] : []),
-      { label: "$(play) Up…", command: "berth.up" },
-      { label: "$(trash) Down…", command: "berth.down" },
-      { label: "$(debug-stop) Stop…", command: "berth.stop" },
-      { label: "$(pulse) Status", command: "berth.status" },
-      { label: "$(empty-window) Open Worktree in New Window…", command: "berth.openWorktree" },
-      { label: "$(output) Show Logs…", command: "berth.showLogs" },
-      { label: "$(history) Recover", command: "berth.recover" },
-      { label: "$(debug-restart) Restart Server", command: "berth.restartServer" },
-      { label: "$(list-flat) Show Output", command: "berth.showOutput" },
-    ];
-    const pick = await vscode.window.showQuickPick(items, { title: "Berth", placeHolder: "Berth action" });
-    if (pick) await vscode.commands.executeCommand(pick.command);
-  }
-
-  private async sessionActions(session: Session): Promise<void> {
-    const items = [
-      { label: "$(empty-window) Open Worktree in New Window", command: "berth.openWorktree" },
-      { label: "$(output) Show Logs", command: "berth.showLogs" },
-      { label: "$(debug-stop) Stop", command: "berth.stop" },
-      { label: "$(trash) Down", command: "berth.down" },
-    ];
-    const pick = await vscode.window.showQuickPick(items, { title: `Berth: ${session.slug}` });
-    if (pick) await vscode.commands.executeCommand(pick.command, session.slug);
+    const command = await pickAction(this.d.ops.labels);
+    if (command) await vscode.commands.executeCommand(command);
   }
 
   private async askBranch(root: string): Promise<string | undefined> {
@@ -290,11 +264,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
 }
 
-function sessionOf(arg: unknown, store: SessionStore): Session | undefined {
-  if (typeof arg === "string") return store.get(arg);
-  if (!isObject(arg)) return undefined;
-  if (isObject(arg.session)) return arg.session as Session;
-  return typeof arg.slug === "string" ? store.get(arg.slug) : undefined;
+function text(arg: unknown, key: string): string | undefined {
+  const v = isObject(arg) ? arg[key] : undefined;
+  return typeof v === "string" && v ? v : undefined;
+}
+
+/** The session a command was given (a slug, `{slug}` or a tree node), looked up in the store. */
+function sessionOf(arg: unknown, store: SessionStore): SessionView | undefined {
+  const slug = typeof arg === "string" ? arg : text(arg, "slug");
+  return slug ? store.get(slug) : undefined;
 }
 
 function serviceName(v: unknown): string | undefined {

@@ -1,8 +1,8 @@
 // Turns what a berth request failed with into what the user sees. Pure (no vscode import).
-import { ERROR_CODES } from "./protocol.generated";
+import { ERROR_CODES, type ErrorCode } from "./protocol.generated";
 
 /** JSON-RPC RequestCancelled: what the server answers a cancelled request with. */
-export const REQUEST_CANCELLED = -32800;
+const REQUEST_CANCELLED = -32800;
 
 /** Buttons offered beside an error; commands.ts runs each. */
 export type ErrorAction = "Show Logs" | "Show Status" | "Stop a Session" | "Open berth.toml" | "Open Settings" | "Show Output";
@@ -13,14 +13,14 @@ export type MappedError =
       kind: "error";
       /** The domain code (error.data.code), e.g. HOOK_FAILED. */
       code: string | undefined;
-      /** One line for the toast: what happened; what to do. */
+      /** One line for the toast: the first line of "<what happened>; <what to do>", plus the hint if it is not there. */
       message: string;
       /** Everything the server said (e.g. a hook's last output lines), for the output channel. */
       detail: string;
       actions: ErrorAction[];
     };
 
-const ACTIONS: Record<string, ErrorAction[]> = {
+const ACTIONS: Partial<Record<ErrorCode, ErrorAction[]>> = {
   HOOK_FAILED: ["Show Logs"],
   SPAWN_FAILED: ["Show Logs"],
   SERVICE_NOT_READY: ["Show Logs"],
@@ -52,9 +52,8 @@ export function mapError(error: unknown): MappedError {
   const code = domainCode(err);
   if (err.code === REQUEST_CANCELLED || code === "CANCELLED") return { kind: "cancelled" };
   const full = typeof err.message === "string" && err.message.trim() ? err.message.trim() : "the request failed";
-  const happened = field(err.data, "message") ?? full;
   const hint = field(err.data, "hint");
-  const first = happened.split("\n")[0] ?? happened;
+  const first = full.split("\n")[0] ?? full;
   const message = hint && !first.includes(hint) ? `${first}; ${hint}` : first;
-  return { kind: "error", code, message, detail: full, actions: ACTIONS[code ?? ""] ?? ["Show Output"] };
+  return { kind: "error", code, message, detail: full, actions: ACTIONS[code as ErrorCode] ?? ["Show Output"] };
 }

@@ -3,13 +3,14 @@ import * as vscode from "vscode";
 import { registerCommands } from "./commands";
 import { Notices, type Notice } from "./notices";
 import { Operations } from "./operations";
-import type { Session } from "./protocol.generated";
+import type { SessionView } from "./protocol.generated";
 import { RollbackTracker, rollbackMessage } from "./rollback";
 import { BerthServer } from "./server";
 import { SessionStore } from "./sessions";
 import { SessionsTree } from "./sessionsTree";
 import { needsRestart } from "./settings";
 import { StatusBar } from "./statusBar";
+import { TraceChannel } from "./trace";
 import type { ServerState } from "./statusView";
 
 /** What activate() returns; the extension-host tests read the extension's state through it. */
@@ -18,7 +19,7 @@ export interface BerthApi {
   ready(): Promise<boolean>;
   serverState(): ServerState;
   protocolVersion(): number | undefined;
-  sessions(): Session[];
+  sessions(): SessionView[];
   statusBarText(): string;
   notices(): readonly Notice[];
 }
@@ -31,7 +32,8 @@ export function activate(context: vscode.ExtensionContext): BerthApi {
   const rollbacks = new RollbackTracker((summary) => {
     void notices.show("warning", rollbackMessage(summary), "Show Output").then((a) => a && output.show(true));
   });
-  const server = new BerthServer(output, notices, (client) => [
+  const trace = new TraceChannel(output);
+  const server = new BerthServer(output, trace, notices, (client) => [
     client.onNotification("berth/sessionChanged", (change) => store.apply(change)),
     client.onNotification("berth/rollback", (p) => rollbacks.record(p)),
   ]);
@@ -40,6 +42,7 @@ export function activate(context: vscode.ExtensionContext): BerthApi {
 
   context.subscriptions.push(
     output,
+    trace,
     ops,
     rollbacks,
     statusBar,
@@ -54,9 +57,14 @@ export function activate(context: vscode.ExtensionContext): BerthApi {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (needsRestart(e)) void server.restart();
     }),
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void server.start()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void server.require()),
   );
-  const started = server.start();
+  const started = server.start().then((client) => {
+    // An untrusted workspace is shown in the status bar; anything else that stops the server deserves a message.
+    if (!client && server.state !== "untrusted") server.explain();
+    return client;
+  });
+  stopServer = () => server.stop();
 
   return {
     ready: async () => (await started) !== undefined && server.state === "running",
@@ -68,6 +76,9 @@ export function activate(context: vscode.ExtensionContext): BerthApi {
   };
 }
 
-export function deactivate(): void {
-  // The subscriptions (the server among them) are disposed by VS Code.
+let stopServer: (() => Promise<void>) | undefined;
+
+/** Stops the server cleanly (shutdown/exit) before VS Code disposes the subscriptions. */
+export function deactivate(): Promise<void> | undefined {
+  return stopServer?.();
 }

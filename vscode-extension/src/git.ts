@@ -1,5 +1,6 @@
 // The few git facts the extension needs, read with the git CLI.
 import { execFile } from "node:child_process";
+import { lstat, readFile } from "node:fs/promises";
 import path from "node:path";
 
 function git(cwd: string, args: string[]): Promise<string> {
@@ -47,10 +48,33 @@ export async function isLinkedWorktree(dir: string): Promise<boolean> {
   }
 }
 
-/** Uncommitted changes (tracked or untracked) in a worktree; false when it is gone. */
-export async function isDirty(worktree: string): Promise<boolean> {
+/**
+ * Uncommitted changes in a session's worktree that are the user's: not the files Berth put there itself (`ignore`,
+ * e.g. the session's env file) and not untracked copies or links of the same file in the main worktree `root`
+ * (inherited env files). False when the worktree is gone.
+ */
+export async function hasUserChanges(worktree: string, root: string, ignore: readonly string[]): Promise<boolean> {
+  let out: string;
   try {
-    return (await git(worktree, ["status", "--porcelain"])).trim().length > 0;
+    out = await git(worktree, ["status", "--porcelain", "--untracked-files=all", "-z"]);
+  } catch {
+    return false;
+  }
+  const entries = out.split("\0").filter((e) => e.length > 3);
+  for (const entry of entries) {
+    const file = entry.slice(3);
+    if (ignore.includes(file)) continue;
+    if (entry.startsWith("??") && (await inheritedFrom(root, worktree, file))) continue;
+    return true;
+  }
+  return false;
+}
+
+async function inheritedFrom(root: string, worktree: string, file: string): Promise<boolean> {
+  try {
+    if ((await lstat(path.join(worktree, file))).isSymbolicLink()) return true;
+    const [mine, theirs] = await Promise.all([readFile(path.join(worktree, file)), readFile(path.join(root, file))]);
+    return mine.equals(theirs);
   } catch {
     return false;
   }

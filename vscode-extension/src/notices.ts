@@ -19,9 +19,17 @@ export class Notices {
   show<A extends string>(severity: Severity, message: string, ...actions: A[]): Thenable<A | undefined> {
     this.history.push({ severity, message });
     if (this.history.length > HISTORY) this.history.shift();
-    const show = { info: vscode.window.showInformationMessage, warning: vscode.window.showWarningMessage, error: vscode.window.showErrorMessage }[severity];
-    ({ info: this.output.info, warning: this.output.warn, error: this.output.error })[severity].call(this.output, message);
-    return show<A>(message, ...actions);
+    switch (severity) {
+      case "info":
+        this.output.info(message);
+        return vscode.window.showInformationMessage(message, ...actions);
+      case "warning":
+        this.output.warn(message);
+        return vscode.window.showWarningMessage(message, ...actions);
+      case "error":
+        this.output.error(message);
+        return vscode.window.showErrorMessage(message, ...actions);
+    }
   }
 
   /** A modal question; resolves to the chosen action, or undefined when cancelled. */

@@ -13,6 +13,7 @@ export interface OperationContext {
 
 interface Running {
   label: string;
+  cancellable: boolean;
   cts: vscode.CancellationTokenSource;
 }
 
@@ -28,15 +29,22 @@ export class Operations implements vscode.Disposable {
 
   /** Cancels every cancellable operation in flight; returns how many. */
   cancelAll(): number {
-    for (const r of this.running) r.cts.cancel();
-    return this.running.size;
+    const cancellable = [...this.running].filter((r) => r.cancellable);
+    for (const r of cancellable) r.cts.cancel();
+    return cancellable.length;
   }
 
-  run<T>(client: BerthClient, label: string, title: string, work: (ctx: OperationContext) => Promise<T>): Promise<T> {
+  /** Only a cancellable operation (a bring-up, which the server rolls back) gets a Cancel button. */
+  run<T>(
+    client: BerthClient,
+    what: { label: string; title: string; cancellable: boolean },
+    work: (ctx: OperationContext) => Promise<T>,
+  ): Promise<T> {
+    const { label, title, cancellable } = what;
     return Promise.resolve(vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title, cancellable },
       async (progress, uiToken) => {
-        const entry: Running = { label, cts: new vscode.CancellationTokenSource() };
+        const entry: Running = { label, cancellable, cts: new vscode.CancellationTokenSource() };
         const workDoneToken = `berth-${randomUUID()}`;
         const subs = [
           uiToken.onCancellationRequested(() => entry.cts.cancel()),
@@ -57,7 +65,7 @@ export class Operations implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.cancelAll();
+    for (const r of this.running) r.cts.cancel();
     this.changed.dispose();
   }
 }

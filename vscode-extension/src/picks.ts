@@ -2,7 +2,7 @@
 import * as vscode from "vscode";
 import { branchChoices, branchNameProblem } from "./branches";
 import { currentBranch, localBranches } from "./git";
-import type { Service, Session } from "./protocol.generated";
+import type { ServiceView, SessionView } from "./protocol.generated";
 import { describeSession } from "./statusView";
 
 interface BranchItem extends vscode.QuickPickItem {
@@ -10,7 +10,7 @@ interface BranchItem extends vscode.QuickPickItem {
 }
 
 /** Asks for a branch: local branches (the current worktree's first), or a new name typed into the box. */
-export async function pickBranch(root: string, folder: string, sessions: readonly Session[]): Promise<string | undefined> {
+export async function pickBranch(root: string, folder: string, sessions: readonly SessionView[]): Promise<string | undefined> {
   const [branches, current] = await Promise.all([localBranches(root), currentBranch(folder)]);
   const known: BranchItem[] = branchChoices(branches, current, sessions).map((c) => ({
     label: `$(git-branch) ${c.branch}`,
@@ -45,10 +45,10 @@ export async function pickBranch(root: string, folder: string, sessions: readonl
 }
 
 interface SessionItem extends vscode.QuickPickItem {
-  session: Session;
+  session: SessionView;
 }
 
-export async function pickSession(sessions: readonly Session[], placeholder: string): Promise<Session | undefined> {
+export async function pickSession(sessions: readonly SessionView[], placeholder: string): Promise<SessionView | undefined> {
   if (sessions.length === 0) {
     void vscode.window.showInformationMessage("Berth: no sessions to choose from.");
     return undefined;
@@ -62,8 +62,40 @@ export async function pickSession(sessions: readonly Session[], placeholder: str
   return (await vscode.window.showQuickPick(items, { title: "Berth", placeHolder: placeholder }))?.session;
 }
 
-export async function pickService(session: Session): Promise<Service | undefined> {
+export async function pickService(session: SessionView): Promise<ServiceView | undefined> {
   if (session.services.length <= 1) return session.services[0];
   const items = session.services.map((svc) => ({ label: svc.name, description: `:${svc.port ?? "-"} ${svc.state}`, svc }));
   return (await vscode.window.showQuickPick(items, { title: `Berth: ${session.slug}`, placeHolder: "Service" }))?.svc;
+}
+
+interface CommandItem extends vscode.QuickPickItem {
+  command: string;
+}
+
+/** The Berth actions (the status-bar item's menu); `busy` lists the operations a Cancel entry would stop. */
+export async function pickAction(busy: readonly string[]): Promise<string | undefined> {
+  const items: CommandItem[] = [
+    ...(busy.length ? [{ label: "$(stop-circle) Cancel", command: "berth.cancel", description: busy.join(", ") }] : []),
+    { label: "$(play) Up…", command: "berth.up" },
+    { label: "$(trash) Down…", command: "berth.down" },
+    { label: "$(debug-stop) Stop…", command: "berth.stop" },
+    { label: "$(pulse) Status", command: "berth.status" },
+    { label: "$(empty-window) Open Worktree in New Window…", command: "berth.openWorktree" },
+    { label: "$(output) Show Logs…", command: "berth.showLogs" },
+    { label: "$(history) Recover", command: "berth.recover" },
+    { label: "$(debug-restart) Restart Server", command: "berth.restartServer" },
+    { label: "$(list-flat) Show Output", command: "berth.showOutput" },
+  ];
+  return (await vscode.window.showQuickPick(items, { title: "Berth", placeHolder: "Berth action" }))?.command;
+}
+
+/** What to do with one session; the command takes the session's slug. */
+export async function pickSessionAction(session: SessionView): Promise<string | undefined> {
+  const items: CommandItem[] = [
+    { label: "$(empty-window) Open Worktree in New Window", command: "berth.openWorktree" },
+    { label: "$(output) Show Logs", command: "berth.showLogs" },
+    { label: "$(debug-stop) Stop", command: "berth.stop" },
+    { label: "$(trash) Down", command: "berth.down" },
+  ];
+  return (await vscode.window.showQuickPick(items, { title: `Berth: ${session.slug}` }))?.command;
 }

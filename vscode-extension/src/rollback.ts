@@ -1,5 +1,5 @@
 // Collects berth/rollback notifications per operation and words them as one warning. No vscode import.
-import type { RollbackParams } from "./protocol.generated";
+import type { RollbackNotification } from "./protocol.generated";
 
 export interface RollbackSummary {
   slug: string;
@@ -21,7 +21,7 @@ export class RollbackTracker {
     private readonly quietMs = 1000,
   ) {}
 
-  record(p: RollbackParams): void {
+  record(p: RollbackNotification): void {
     let op = this.ops.get(p.opId);
     if (!op) {
       op = { slug: p.slug, opId: p.opId, undone: [], failed: [] };

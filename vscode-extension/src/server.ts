@@ -21,6 +21,8 @@ export class BerthServer implements vscode.Disposable {
 
   constructor(
     private readonly output: vscode.LogOutputChannel,
+    /** Where the language client writes JSON-RPC traces (berth.trace.server). */
+    private readonly trace: vscode.LogOutputChannel,
     private readonly notices: Notices,
     /** Subscriptions to make on every new client (notification handlers). */
     private readonly wire: (client: BerthClient) => vscode.Disposable[],
@@ -34,7 +36,7 @@ export class BerthServer implements vscode.Disposable {
     return this.client?.protocolVersion;
   }
 
-  /** Starts the server unless it runs; resolves to undefined when it cannot run (reason already shown). */
+  /** Starts the server unless it runs; resolves to undefined when it cannot run (explain() says why). */
   start(): Promise<BerthClient | undefined> {
     if (!vscode.workspace.isTrusted) {
       this.setState("untrusted");
@@ -45,9 +47,10 @@ export class BerthServer implements vscode.Disposable {
     return this.starting;
   }
 
+  /** Restarts the server (a setting changed, or the user asked); says why when it cannot run. */
   async restart(): Promise<BerthClient | undefined> {
     await this.stop();
-    return this.start();
+    return this.require();
   }
 
   async stop(): Promise<void> {
@@ -59,15 +62,23 @@ export class BerthServer implements vscode.Disposable {
   /** The running client for a command; when there is none, says why and resolves to undefined. */
   async require(): Promise<BerthClient | undefined> {
     const client = await this.start();
-    if (client) return client;
+    if (!client) this.explain();
+    return client;
+  }
+
+  /** Tells the user why the server does not run, with a way out. */
+  explain(): void {
     if (this.current === "untrusted") {
       void this.notices.show("warning", TRUST_MESSAGE, "Manage Workspace Trust").then((a) => {
         if (a) void vscode.commands.executeCommand("workbench.trust.manage");
       });
-    } else {
-      this.showProblem();
+      return;
     }
-    return undefined;
+    const problem = this.problem || "Berth: the server is not running.";
+    void this.notices.show("error", problem, "Open Settings", "Show Output").then((a) => {
+      if (a === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "berth.");
+      if (a === "Show Output") this.output.show(true);
+    });
   }
 
   dispose(): void {
@@ -83,18 +94,16 @@ export class BerthServer implements vscode.Disposable {
     if (!resolution.ok) {
       this.problem = `Berth: ${resolution.problem}.`;
       this.setState("missing");
-      this.showProblem();
       return undefined;
     }
     const { server } = resolution;
     this.output.info(`starting ${server.command} ${server.args.join(" ")} (from ${server.source})`);
     let client: BerthClient;
     try {
-      client = await BerthClient.start(server, await berthRoot(), this.output);
+      client = await BerthClient.start(server, await berthRoot(), this.output, this.trace);
     } catch (e) {
       this.problem = `Berth: the server (${server.command}) did not start: ${e instanceof Error ? e.message : String(e)}.`;
       this.setState("stopped");
-      this.showProblem();
       return undefined;
     }
     this.client = client;
@@ -122,14 +131,6 @@ export class BerthServer implements vscode.Disposable {
     for (const s of this.subscriptions) s.dispose();
     this.subscriptions = [];
     await client?.stop().catch((e: unknown) => this.output.warn(`stopping the berth server: ${String(e)}`));
-  }
-
-  private showProblem(): void {
-    const problem = this.problem || "Berth: the server is not running.";
-    void this.notices.show("error", problem, "Open Settings", "Show Output").then((a) => {
-      if (a === "Open Settings") void vscode.commands.executeCommand("workbench.action.openSettings", "berth.");
-      if (a === "Show Output") this.output.show(true);
-    });
   }
 
   private setState(state: ServerState): void {

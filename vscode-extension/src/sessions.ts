@@ -1,35 +1,35 @@
 // The sessions this window knows about, kept current from berth/list and berth/sessionChanged.
 // Pure (no vscode import) so that the status-bar and tree logic can be unit-tested.
-import type { Session, SessionChangedParams } from "./protocol.generated";
+import type { SessionView, SessionChangedNotification } from "./protocol.generated";
 
 export type Listener = () => void;
 
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, SessionView>();
   private readonly listeners = new Set<Listener>();
 
-  list(): Session[] {
+  list(): SessionView[] {
     return [...this.sessions.values()].sort((a, b) => a.slot - b.slot || a.slug.localeCompare(b.slug));
   }
 
-  get(slug: string): Session | undefined {
+  get(slug: string): SessionView | undefined {
     return this.sessions.get(slug);
   }
 
   /** The session whose worktree is the given folder (or contains it). */
-  forFolder(folder: string | undefined): Session | undefined {
+  forFolder(folder: string | undefined): SessionView | undefined {
     if (!folder) return undefined;
     const norm = stripSlash(folder);
     return this.list().find((s) => norm === stripSlash(s.worktreePath) || norm.startsWith(`${stripSlash(s.worktreePath)}/`));
   }
 
-  replaceAll(sessions: readonly Session[]): void {
+  replaceAll(sessions: readonly SessionView[]): void {
     this.sessions.clear();
     for (const s of sessions) this.sessions.set(s.slug, s);
     this.emit();
   }
 
-  upsert(session: Session): void {
+  upsert(session: SessionView): void {
     this.sessions.set(session.slug, session);
     this.emit();
   }
@@ -39,7 +39,7 @@ export class SessionStore {
   }
 
   /** Applies a berth/sessionChanged notification. */
-  apply(change: SessionChangedParams): void {
+  apply(change: SessionChangedNotification): void {
     if (change.status === "removed") {
       this.remove(change.slug);
     } else if (change.session) {

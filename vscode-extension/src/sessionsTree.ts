@@ -1,15 +1,15 @@
 // The "Berth Sessions" view: sessions, and under each its services with port and state.
 import * as vscode from "vscode";
-import type { Service, Session } from "./protocol.generated";
+import type { ServiceView, SessionView } from "./protocol.generated";
 import type { SessionStore } from "./sessions";
 import { sessionTooltip } from "./statusView";
 
 /** Tree nodes are also the arguments the context-menu commands receive. */
-export type SessionNode = { slug: string; session: Session; service?: undefined };
-export type ServiceNode = { slug: string; session: Session; service: Service };
+type SessionNode = { slug: string; session: SessionView; service?: undefined };
+type ServiceNode = { slug: string; session: SessionView; service: ServiceView };
 type Node = SessionNode | ServiceNode;
 
-const SESSION_ICON: Record<Session["status"], vscode.ThemeIcon> = {
+const SESSION_ICON: Record<SessionView["status"], vscode.ThemeIcon> = {
   active: new vscode.ThemeIcon("vm-running", new vscode.ThemeColor("testing.iconPassed")),
   pending: new vscode.ThemeIcon("loading~spin"),
   stopped: new vscode.ThemeIcon("debug-stop"),

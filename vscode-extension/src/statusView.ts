@@ -1,13 +1,13 @@
 // What the status-bar item says. Pure: statusBar.ts renders it.
-import type { Session } from "./protocol.generated";
+import type { SessionView } from "./protocol.generated";
 
 export type ServerState = "starting" | "running" | "stopped" | "untrusted" | "missing";
 
 export interface StatusInput {
   server: ServerState;
-  sessions: readonly Session[];
+  sessions: readonly SessionView[];
   /** The session whose worktree is the open folder, if any. */
-  folderSession: Session | undefined;
+  folderSession: SessionView | undefined;
   /** Labels of the operations in flight, e.g. "up feat-x". */
   busy: readonly string[];
 }
@@ -17,21 +17,21 @@ export interface StatusView {
   tooltip: string;
 }
 
-const ICON: Record<Session["status"], string> = {
+const ICON: Record<SessionView["status"], string> = {
   active: "$(vm-running)",
   pending: "$(vm-outline)",
   stopped: "$(debug-stop)",
 };
 
-export function describeSession(s: Session): string {
+export function describeSession(s: SessionView): string {
   return `${s.slug} · ${s.mode} · slot ${s.slot} · ${s.status}`;
 }
 
-function serviceLine(svc: Session["services"][number]): string {
+function serviceLine(svc: SessionView["services"][number]): string {
   return `  ${svc.name}: ${svc.port ?? "-"} (${svc.state})`;
 }
 
-export function sessionTooltip(s: Session): string {
+export function sessionTooltip(s: SessionView): string {
   return [`${s.slug} (branch ${s.branch})`, `${s.mode} mode, slot ${s.slot}, ${s.status}`, s.worktreePath,
     ...s.services.map(serviceLine)].join("\n");
 }

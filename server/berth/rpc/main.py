@@ -12,11 +12,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
+
 from berth.errors import BerthError, ErrorCode
 from berth.rpc.framing import serve_frames
 from berth.rpc.server import BerthApp, BerthServer, build_server
 
 logger = logging.getLogger(__name__)
+
+
+class _AnsweredErrors(logging.Filter):
+    """pygls logs every error response with a traceback; a Berth error already answered to the
+    client (HOOK_FAILED, invalid params, ...) is expected, not a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, JsonRpcException) or exc.code == JsonRpcInternalError.CODE
 
 
 def serve(*, root: Path | None, tcp: str | None, token_file: Path | None) -> int:
@@ -25,6 +36,7 @@ def serve(*, root: Path | None, tcp: str | None, token_file: Path | None) -> int
         level=os.environ.get("BERTH_LOG_LEVEL", "WARNING"),
         format="berth serve: %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
     del root  # the root comes from initialize (workspace folders) or each request's params
     if tcp is None:
         return asyncio.run(_serve_stdio())

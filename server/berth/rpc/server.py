@@ -219,15 +219,16 @@ class BerthServer(LanguageServer):
         """Run blocking engine work on the worker pool; a cancelled request cancels the engine's
         token and waits for its rollback before the request is answered."""
         future = self.app.executor.submit(fn)
+        wrapped = asyncio.wrap_future(future)
         key = id(future)
         if cancel is not None:
             self.state.inflight[key] = (cancel, future)
         try:
-            return await asyncio.shield(asyncio.wrap_future(future))
+            return await asyncio.shield(wrapped)
         except asyncio.CancelledError:
             if cancel is not None:
                 cancel.cancel()
-            await asyncio.gather(asyncio.wrap_future(future), return_exceptions=True)
+            await asyncio.gather(wrapped, return_exceptions=True)
             raise
         finally:
             self.state.inflight.pop(key, None)
