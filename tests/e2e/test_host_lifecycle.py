@@ -187,3 +187,22 @@ def test_busy_session_is_refused(repo: Path) -> None:
     with pytest.raises(BerthError) as info:
         Engine(ws).down(DownRequest(slug="busy"))
     assert info.value.code is ErrorCode.SESSION_BUSY
+
+
+def test_status_names_a_foreign_process_on_the_port(make_repo: RepoFactory, port_base: int) -> None:
+    import os
+    import socket
+
+    elsewhere = port_base + 30
+    repo = make_repo(host_toml(port_base, web_command=f"exec python3 -m http.server {elsewhere} --bind 127.0.0.1"))
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port_base + 20))
+        squatter.listen()
+        engine = Engine(Workspace(repo))
+        engine.up(UpRequest(branch="owner", ports={"web": port_base + 20}))
+        (status,) = engine.status("owner")
+        web = next(s for s in status.services if s.name == "web")
+        assert web.state is ServiceState.WRONG_OWNER
+        assert web.actual_ports == [elsewhere]
+        assert f"held by PID {os.getpid()}" in (web.detail or "")
+    engine.down(DownRequest(slug="owner"))
