@@ -10,9 +10,10 @@ is driven over stdio by a standard-library client (no pygls on the client side, 
 server's cost plus framing): `--warmup` unmeasured round trips, then `--requests` sequential round
 trips of each method, the two methods alternating so they share the machine's noise.
 
-Start-up: `--spawns` fresh servers per session count, timed from spawn to the `initialize` answer,
-against `python -c pass` and `python -c "import berth.rpc.server"` (the raw interpreter and import
-cost) run as many times.
+Start-up: per session count, `--spawns` rounds (after one unmeasured round) each of which spawns a fresh
+server and times it to the `initialize` answer, and runs `python -c pass`, `python -c "import
+berth.rpc.server"` and `python -c "import berth.cli"` (the raw interpreter and import cost), in an
+order that rotates each round so the server and its baselines share the machine's noise.
 
 Usage: .venv/bin/python bench/bench_rpc.py [--requests N] [--warmup N] [--spawns N] [--json]
 """
@@ -47,13 +48,21 @@ REEXEC_GUARD = "BERTH_BENCH_REEXECED"
 
 SESSION_COUNTS = (1, 10, 100)
 METHODS = ("berth/list", "berth/status")
+# The import baselines leave with os._exit(0): spawn→initialize-answer does not include interpreter
+# teardown either, and after lsprotocol's import that teardown alone takes ~100 ms.
 BASELINES: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
-    'python -c "import berth.rpc.server"': ["-c", "import berth.rpc.server"],
-    'python -c "import berth.cli"': ["-c", "import berth.cli"],
+    'python -c "import berth.rpc.server"': ["-c", "import os, berth.rpc.server; os._exit(0)"],
+    'python -c "import berth.cli"': ["-c", "import os, berth.cli; os._exit(0)"],
+}
+SHORT_LABELS = {
+    "python -c pass": "pass",
+    'python -c "import berth.rpc.server"': "import rpc.server",
+    'python -c "import berth.cli"': "import cli",
 }
 RAW_BASELINE = 'python -c "import berth.rpc.server"'
 BARE_BASELINE = "python -c pass"
+SERVE = "berth serve → initialize answer"
 
 BERTH_TOML = """\
 mode = "host"
@@ -425,33 +434,40 @@ def measure_round_trips(server: Server, requests: int, warmup: int, count: int) 
     return {m: RoundTrips(Stats.of(samples[m]), sizes[m]) for m in METHODS}
 
 
-def measure_startup(repo: Path, spawns: int, log_path: Path, servers: list[Server]) -> list[float]:
-    """Spawn→initialize-answer times of `spawns` fresh servers (after one unmeasured spawn)."""
-    times: list[float] = []
-    for index in range(spawns + 1):
-        server = Server(repo, log_path)
-        servers.append(server)
-        try:
-            elapsed = server.initialize()
-        except (EOFError, OSError) as exc:
-            raise RuntimeError(f"berth serve failed to initialize: {exc}\n{server.log_tail()}") from exc
-        server.shutdown()
-        servers.remove(server)
-        if index > 0:
-            times.append(elapsed)
-    return times
+def spawn_to_initialize(repo: Path, log_path: Path, servers: list[Server]) -> float:
+    """Seconds from spawning a fresh server to its initialize answer; the server is shut down after."""
+    server = Server(repo, log_path)
+    servers.append(server)
+    try:
+        elapsed = server.initialize()
+    except (EOFError, OSError) as exc:
+        raise RuntimeError(f"berth serve failed to initialize: {exc}\n{server.log_tail()}") from exc
+    server.shutdown()
+    servers.remove(server)
+    return elapsed
 
 
-def measure_command(argv: Sequence[str], runs: int) -> list[float]:
-    """Wall time of `runs` runs of a command (after one unmeasured run)."""
-    times: list[float] = []
-    for index in range(runs + 1):
-        started = time.perf_counter()
-        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
-        elapsed = time.perf_counter() - started
-        if index > 0:
-            times.append(elapsed)
-    return times
+def run_command(argv: Sequence[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def measure_startup(repo: Path, rounds: int, log_path: Path, servers: list[Server]) -> dict[str, list[float]]:
+    """`rounds` rounds (after one unmeasured round) of every baseline command and one fresh server,
+    in an order that rotates each round, so the server and its baselines share the machine's noise."""
+    names = [*BASELINES, SERVE]
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds + 1):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            if name == SERVE:
+                elapsed = spawn_to_initialize(repo, log_path, servers)
+            else:
+                elapsed = run_command([sys.executable, *BASELINES[name]])
+            if index > 0:
+                samples[name].append(elapsed)
+    return samples
 
 
 # -- machine facts and output -----------------------------------------------------------------------
@@ -527,34 +543,30 @@ def render_human(report: dict[str, Any]) -> str:
                 ]
             )
     out.append(render_table(["sessions", "method", "p50", "p95", "max", "answer bytes"], rows))
-    out += ["", f"Start-up, ms ({cfg['spawns']} runs each after one unmeasured run)"]
-    bare = report["baselines"][BARE_BASELINE]["p50_ms"]
-    raw = report["baselines"][RAW_BASELINE]["p50_ms"]
-    rows = []
-    entries = [(name, s) for name, s in report["baselines"].items()]
-    entries += [
-        (
-            f"berth serve → initialize answer, {count} session{'s' if count > 1 else ''}",
-            report["startup"][str(count)],
-        )
-        for count in cfg["session_counts"]
+    out += [
+        "",
+        f"Start-up, ms: {cfg['spawns']} rounds per session count (after one unmeasured round), each "
+        "round runs the server and the baseline commands in rotating order; ratios are of medians",
+        "(pass = python -c pass; import X = python -c 'import os, berth.X; os._exit(0)')",
     ]
-    for name, s in entries:
+    rows = []
+    for count in cfg["session_counts"]:
+        s = report["startup"][str(count)]
+        ratio = report["startup_ratios"][str(count)]
+        serve = s[SERVE]
         rows.append(
             [
-                name,
-                fmt(s["p50_ms"], 1),
-                fmt(s["p95_ms"], 1),
-                fmt(s["max_ms"], 1),
-                f"{s['p50_ms'] / bare:.1f}x",
-                f"{s['p50_ms'] / raw:.2f}x",
+                str(count),
+                fmt(serve["p50_ms"], 1),
+                fmt(serve["p95_ms"], 1),
+                fmt(serve["max_ms"], 1),
+                *(fmt(s[name]["p50_ms"], 1) for name in BASELINES),
+                f"{ratio['vs_python_pass']:.1f}x",
+                f"{ratio['vs_import_berth_rpc_server']:.2f}x",
             ]
         )
-    out.append(
-        render_table(
-            ["command", "median", "p95", "max", "vs python -c pass", "vs import berth.rpc.server"], rows
-        )
-    )
+    header = ["sessions", "serve→init p50", "p95", "max", *(f"{SHORT_LABELS[n]} p50" for n in BASELINES)]
+    out.append(render_table([*header, "vs pass", "vs import"], rows))
     return "\n".join(out)
 
 
@@ -576,20 +588,16 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Ser
         },
         "round_trips": {},
         "startup": {},
-        "baselines": {},
     }
-    for name, argv in BASELINES.items():
-        progress(args, f"timing {name}")
-        report["baselines"][name] = Stats.of(measure_command([sys.executable, *argv], args.spawns)).to_dict()
     for count in args.sessions:
         progress(args, f"{count} sessions: starting listeners and writing the state store")
         farm = ListenerFarm(count)
         try:
             repo = (tmp / f"repo-{count}").resolve()
             make_repo(repo, farm.listeners)
-            progress(args, f"{count} sessions: {args.spawns} spawns to the initialize answer")
+            progress(args, f"{count} sessions: {args.spawns} rounds of start-up timings")
             startup = measure_startup(repo, args.spawns, log_path, servers)
-            report["startup"][str(count)] = Stats.of(startup).to_dict()
+            report["startup"][str(count)] = {name: Stats.of(t).to_dict() for name, t in startup.items()}
             progress(args, f"{count} sessions: {args.requests} round trips of each method")
             server = Server(repo, log_path)
             servers.append(server)
@@ -605,12 +613,10 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Ser
             }
         finally:
             farm.close()
-    bare = report["baselines"][BARE_BASELINE]["p50_ms"]
-    raw = report["baselines"][RAW_BASELINE]["p50_ms"]
     report["startup_ratios"] = {
         count: {
-            "vs_python_pass": round(s["p50_ms"] / bare, 2),
-            "vs_import_berth_rpc_server": round(s["p50_ms"] / raw, 3),
+            "vs_python_pass": round(s[SERVE]["p50_ms"] / s[BARE_BASELINE]["p50_ms"], 2),
+            "vs_import_berth_rpc_server": round(s[SERVE]["p50_ms"] / s[RAW_BASELINE]["p50_ms"], 3),
         }
         for count, s in report["startup"].items()
     }
@@ -636,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=positive, default=200, help="measured round trips per method")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured round trips per method first")
-    parser.add_argument("--spawns", type=positive, default=10, help="timed server spawns per session count")
+    parser.add_argument("--spawns", type=positive, default=10, help="start-up rounds per session count")
     parser.add_argument(
         "--sessions", type=positive, nargs="+", default=list(SESSION_COUNTS), help="session counts"
     )
