@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from berth import undo
+from berth.adapters.host_snapshot import HostSnapshot
 from berth.bringup import BringUp, UpRequest
 from berth.cancel import NEVER_CANCELLED, CancelToken
 from berth.config import BerthConfig
@@ -42,12 +43,15 @@ class Engine:
 
     def status(self, ref: str | None = None) -> list[SessionView]:
         if ref is None:
-            return [session_view(s, live=True) for s in self.ws.store.list_sessions()]
-        slug = resolve_session_ref(ref)
-        record = self.ws.store.get_session(slug)
-        if record is None:
-            raise _not_found(slug)
-        return [session_view(record, live=True)]
+            records = self.ws.store.list_sessions()
+        else:
+            slug = resolve_session_ref(ref)
+            found = self.ws.store.get_session(slug)
+            if found is None:
+                raise _not_found(slug)
+            records = [found]
+        host = HostSnapshot.take()
+        return [session_view(r, live=True, host=host) for r in records]
 
     # -- up -------------------------------------------------------------------------------------
     def up(

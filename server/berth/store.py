@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from berth.adapters.ports import listener_pid
 from berth.errors import BerthError, ErrorCode
 from berth.models import SessionStatus
 from berth.records import JournalEntry, OperationRecord, ProcessIdentity, SessionRecord, utcnow
@@ -469,8 +470,6 @@ class SessionStore:
 
 
 def _holder_text(port: int) -> str:
-    from berth.adapters.ports import listener_pid
-
     pid = listener_pid(port)
     return f"in use by PID {pid}" if pid else "in use (by a process or a docker container)"
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from berth.adapters import ports, processes
+from berth.adapters.host_snapshot import HostSnapshot
 from berth.compose_project import compose_record
 from berth.docker_views import docker_service_views
 from berth.models import ServiceState, ServiceView, SessionStatus, SessionView
 from berth.records import SessionRecord
 
 
-def session_view(record: SessionRecord, *, live: bool = False) -> SessionView:
+def session_view(
+    record: SessionRecord, *, live: bool = False, host: HostSnapshot | None = None
+) -> SessionView:
+    """`live` adds what the services really listen on; pass one `host` snapshot for many sessions."""
+    if live and host is None:
+        host = HostSnapshot.take()
     compose = compose_record(record)
     docker_ports = set(compose.ports) if compose else set()
     services = [
-        _service_view(record, name, port, live=live)
+        _service_view(record, name, port, host if live else None)
         for name, port in record.ports.items()
         if name not in docker_ports
     ]
@@ -34,14 +39,17 @@ def session_view(record: SessionRecord, *, live: bool = False) -> SessionView:
     )
 
 
-def _service_view(record: SessionRecord, name: str, port: int, *, live: bool) -> ServiceView:
+def _service_view(record: SessionRecord, name: str, port: int, host: HostSnapshot | None) -> ServiceView:
     proc = record.processes.get(name)
     if record.status is SessionStatus.STOPPED:
         return ServiceView(name=name, kind="native", port=port, state=ServiceState.STOPPED)
     if proc is None:
         state = ServiceState.STARTING if record.status is SessionStatus.PENDING else ServiceState.UNMANAGED
         return ServiceView(name=name, kind="native", port=port, state=state)
-    if not proc.identity.is_alive() and not processes.group_members(proc.identity):
+    running = (
+        host.alive(proc.identity) or bool(host.tree(proc.identity)) if host else proc.identity.is_alive()
+    )
+    if not running:
         return ServiceView(
             name=name,
             kind="native",
@@ -50,15 +58,14 @@ def _service_view(record: SessionRecord, name: str, port: int, *, live: bool) ->
             pid=proc.pid,
             detail=f"see its log: {proc.log_path}",
         )
-    if not live:
+    if host is None:
         return ServiceView(name=name, kind="native", port=port, state=ServiceState.RUNNING, pid=proc.pid)
-    tree = processes.process_tree_pids(proc.identity)
-    actual = processes.listening_ports(tree)
+    actual = host.ports_of(host.tree(proc.identity))
     if port in actual:
         return ServiceView(
             name=name, kind="native", port=port, state=ServiceState.RUNNING, pid=proc.pid, actual_ports=actual
         )
-    holder = ports.listener_pid(port)
+    holder = host.port_owner.get(port)
     if holder is not None:
         return ServiceView(
             name=name,

@@ -168,27 +168,6 @@ def kill_marked(marker: str, grace: float = DEFAULT_GRACE_SECONDS) -> int:
     return terminate(marked_processes(marker), grace)
 
 
-def process_tree_pids(identity: ProcessIdentity) -> set[int]:
-    pids = {p.pid for p in group_members(identity)}
-    for pid in list(pids):
-        try:
-            pids.update(c.pid for c in psutil.Process(pid).children(recursive=True))
-        except psutil.NoSuchProcess:
-            continue
-    return pids
-
-
-def listening_ports(pids: set[int]) -> list[int]:
-    if not pids:
-        return []
-    ports = {
-        c.laddr.port
-        for c in psutil.net_connections(kind="inet")
-        if c.status == psutil.CONN_LISTEN and c.pid in pids and c.laddr
-    }
-    return sorted(ports)
-
-
 def tail(path: Path, lines: int = 10) -> str:
     try:
         with open(path, "rb") as f:

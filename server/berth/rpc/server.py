@@ -114,6 +114,7 @@ class BerthServer(LanguageServer):
         self.app = app
         self.state = ConnectionState(authenticated=app.token is None)
         self._closer: asyncio.Future[None] | None = None
+        self._roots: dict[str | None, Path] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def authenticate(self, options: Any) -> None:
@@ -177,6 +178,14 @@ class BerthServer(LanguageServer):
 
     def resolve_root(self, root: str | None) -> Path:
         """The repository a request is about: given, or the first workspace folder; checked before any write."""
+        cached = self._roots.get(root)
+        if cached is not None and (cached / CONFIG_FILE).is_file():
+            return cached
+        main = self._resolve_root(root)
+        self._roots[root] = main
+        return main
+
+    def _resolve_root(self, root: str | None) -> Path:
         folders = self.state.workspace_folders
         if root is None:
             if not folders:
