@@ -95,7 +95,7 @@ def take_down_group(args: Mapping[str, Any]) -> None:
     spare_volumes: Sequence[str] = args.get("spare_volumes") or []
     remove_volumes = bool(args["remove_volumes"])
     if args.get("marker"):
-        processes.kill_marked(args["marker"])  # a compose up still running for this group (crash, cancel)
+        processes.stop([], [args["marker"]])  # a compose up still running for this group (crash, cancel)
     selector = docker_engine.session_labels(project, root)
     files = [Path(f) for f in args["files"]]
     if not spare_containers and all(f.is_file() for f in files):

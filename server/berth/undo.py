@@ -98,9 +98,8 @@ def build_registry(ws: Workspace) -> UndoRegistry:
             ws.worktrees.delete_branch_if_unchanged(args["new_branch"], args["branch_start"])
 
     def _kill(args: Mapping[str, Any]) -> None:
-        if args.get("pid"):
-            processes.kill_group(ProcessIdentity(args["pid"], args["start_time"]))
-        processes.kill_marked(args["marker"])
+        leaders = [ProcessIdentity(args["pid"], args["start_time"])] if args.get("pid") else []
+        processes.stop(leaders, [args["marker"]])
 
     def _restore_file(args: Mapping[str, Any]) -> None:
         path = Path(args["path"])

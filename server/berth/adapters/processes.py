@@ -75,25 +75,6 @@ def wait_or_cancel(proc: subprocess.Popen[bytes], cancel: CancelToken, poll: flo
                 return True
 
 
-def group_members(identity: ProcessIdentity) -> list[psutil.Process]:
-    """Live processes of the group led by `identity`, even if the leader itself has exited.
-
-    A process only counts if it started no earlier than the leader: a recycled pgid never matches."""
-    members: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid", "create_time"]):
-        try:
-            if os.getpgid(proc.pid) != identity.pid:
-                continue
-            if proc.info["create_time"] + 0.01 < identity.start_time:
-                continue
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-        except (psutil.NoSuchProcess, ProcessLookupError, PermissionError):
-            continue
-        members.append(proc)
-    return members
-
-
 def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]) -> list[psutil.Process]:
     """Every live process of the given groups or carrying one of the markers, in one pass over the
     process table (a forked child that left its group still carries its marker)."""
@@ -109,17 +90,6 @@ def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]
             if proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, PermissionError, OSError):
-            continue
-    return found
-
-
-def marked_processes(marker: str) -> list[psutil.Process]:
-    found: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get(MARKER_ENV) == marker and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, OSError):
             continue
     return found
 
@@ -160,12 +130,11 @@ def terminate(processes: Iterable[psutil.Process], grace: float = DEFAULT_GRACE_
     return len(procs)
 
 
-def kill_group(identity: ProcessIdentity, grace: float = DEFAULT_GRACE_SECONDS) -> int:
-    return terminate(group_members(identity), grace)
-
-
-def kill_marked(marker: str, grace: float = DEFAULT_GRACE_SECONDS) -> int:
-    return terminate(marked_processes(marker), grace)
+def stop(
+    leaders: Iterable[ProcessIdentity], markers: Iterable[str], grace: float = DEFAULT_GRACE_SECONDS
+) -> int:
+    """Terminate the groups led by `leaders` and every process carrying one of `markers`."""
+    return terminate(session_processes(leaders, markers), grace)
 
 
 def tail(path: Path, lines: int = 10) -> str:
