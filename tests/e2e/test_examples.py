@@ -15,9 +15,17 @@ def test_headless_client_example(make_repo: RepoFactory, port_base: int) -> None
     repo = make_repo(host_toml(port_base))
     berth = Path(sys.executable).with_name("berth")
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "examples" / "headless_client.py"), str(repo), "feat/headless",
-         "--berth", str(berth)],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(REPO_ROOT / "examples" / "headless_client.py"),
+            str(repo),
+            "feat/headless",
+            "--berth",
+            str(berth),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout

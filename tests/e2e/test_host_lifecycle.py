@@ -194,7 +194,9 @@ def test_status_names_a_foreign_process_on_the_port(make_repo: RepoFactory, port
     import socket
 
     elsewhere = port_base + 30
-    repo = make_repo(host_toml(port_base, web_command=f"exec python3 -m http.server {elsewhere} --bind 127.0.0.1"))
+    repo = make_repo(
+        host_toml(port_base, web_command=f"exec python3 -m http.server {elsewhere} --bind 127.0.0.1")
+    )
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port_base + 20))
         squatter.listen()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import os
 import select
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
+
+SERVE = [sys.executable, "-m", "berth", "serve"]
 
 
 class RawConnection:
@@ -61,3 +66,21 @@ class RawConnection:
                 continue
             if message.get("id") == msg_id:
                 return message
+
+
+def start_stdio_server(repo: Path) -> tuple[subprocess.Popen[bytes], RawConnection]:
+    """`berth serve` over pipes, initialized with `repo` as its root."""
+    proc = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    def write(data: bytes) -> None:
+        stdin.write(data)
+        stdin.flush()
+
+    conn = RawConnection(proc.stdout.fileno(), write)
+    params = {"processId": None, "rootUri": repo.as_uri(), "capabilities": {}}
+    conn.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params})
+    assert "result" in conn.response_to(0)
+    conn.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    return proc, conn

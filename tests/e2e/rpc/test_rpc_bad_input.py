@@ -11,32 +11,13 @@ from typing import Any
 
 import pytest
 
-from e2e.rpc.conftest import SERVE
-from e2e.rpc.rawconn import RawConnection
+from e2e.rpc.rawconn import RawConnection, start_stdio_server
 from world import db_rows
 
 
 @pytest.fixture
 def raw(rpc_repo: Path) -> Iterator[RawConnection]:
-    proc = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
-
-    def write(data: bytes) -> None:
-        stdin.write(data)
-        stdin.flush()
-
-    conn = RawConnection(proc.stdout.fileno(), write)
-    conn.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {"processId": None, "rootUri": rpc_repo.as_uri(), "capabilities": {}},
-        }
-    )
-    assert "result" in conn.response_to(0)
-    conn.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    proc, conn = start_stdio_server(rpc_repo)
     yield conn
     proc.kill()
     proc.wait()

@@ -14,7 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from e2e.host_config import host_toml
 from e2e.rpc.conftest import SERVE, connect, start_tcp_server, stop_process_group, wait_until
-from e2e.rpc.rawconn import RawConnection
+from e2e.rpc.rawconn import RawConnection, start_stdio_server
 from world import assert_nothing_left
 
 
@@ -101,24 +101,7 @@ async def test_two_clients_at_once_and_the_server_survives_an_exit(
 def test_exit_while_up_is_in_flight_rolls_it_back(rpc_repo: Path, port_base: int, tmp_path: Path) -> None:
     flag = tmp_path / "in-hook"
     (rpc_repo / "berth.toml").write_text(host_toml(port_base, pre_spawn=f"touch {flag}; exec sleep 120"))
-    proc = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
-
-    def write(data: bytes) -> None:
-        stdin.write(data)
-        stdin.flush()
-
-    conn = RawConnection(proc.stdout.fileno(), write)
-    conn.send(
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {"processId": None, "rootUri": rpc_repo.as_uri(), "capabilities": {}},
-        }
-    )
-    conn.response_to(0)
+    proc, conn = start_stdio_server(rpc_repo)
     conn.send({"jsonrpc": "2.0", "id": 1, "method": "berth/up", "params": {"branch": "inflight"}})
     asyncio.run(wait_until(flag.exists, what="the hook to start"))
     conn.send({"jsonrpc": "2.0", "method": "exit"})
