@@ -10,7 +10,7 @@ from pathlib import Path
 
 from berth import undo
 from berth.adapters.host_snapshot import HostSnapshot
-from berth.bringup import BringUp, UpRequest
+from berth.bringup import BringUp, Step, UpRequest
 from berth.cancel import NEVER_CANCELLED, CancelToken
 from berth.config import BerthConfig
 from berth.errors import BerthError, ErrorCode
@@ -72,26 +72,9 @@ class Engine:
             )
         cancel.check()
 
-        def new_session(slot: int) -> SessionRecord:
-            path = self.ws.worktree_path(config, slug)
-            return SessionRecord(
-                slug=slug,
-                branch=request.branch,
-                mode=config.mode.value,
-                slot=slot,
-                status=SessionStatus.PENDING,
-                worktree_path=str(path),
-                worktree_owned=False,
-                env_file=str(path / ".env.berth"),
-            )
-
-        def undo_for(previous: SessionRecord | None, op_id: str) -> UndoStep:
-            return (
-                undo.forget_session(slug, op_id)
-                if previous is None
-                else undo.restore_session(previous, op_id)
-            )
-
+        new_session = _pending_session(
+            slug, request.branch, config.mode.value, self.ws.worktree_path(config, slug)
+        )
         reservation = self._reserve(
             slug,
             lambda: self.ws.store.reserve(
@@ -100,7 +83,7 @@ class Engine:
                 kind="up",
                 max_slots=config.max_slots,
                 new_session=new_session,
-                undo_for=undo_for,
+                undo_for=_first_undo(slug),
             ),
             sink,
         )
@@ -124,27 +107,7 @@ class Engine:
         )
         try:
             with guard:
-                if (
-                    reservation.previous is not None
-                    and not ctx.has_work()
-                    and reservation.previous.status is SessionStatus.ACTIVE
-                ):
-                    sink.log("info", f"[{slug}] all services already running; nothing to do")
-                else:
-                    for index, (name, step) in enumerate(steps, start=2):
-                        cancel.check()
-                        sink.progress(slug, name, index, total)
-                        step(ctx)
-                cancel.check()
-                final = ctx.session.model_copy(update={"status": SessionStatus.ACTIVE})
-                if reservation.previous is None or reservation.previous.status is SessionStatus.STOPPED:
-                    final.started_at = utcnow()
-                if not self.ws.store.commit_session(final, op_id):
-                    raise BerthError(
-                        ErrorCode.SESSION_BUSY,
-                        f"session {slug!r} was taken over by another command while it was being brought up",
-                        f"what this up created was rolled back; run `berth up {request.branch}` again",
-                    )
+                final = self._run_steps(ctx, steps, reservation)
                 guard.disarm()
         except BaseException as exc:
             self._settle_failed(op_id, guard.results, exc)
@@ -152,6 +115,28 @@ class Engine:
         finally:
             sink.session_changed(slug)
         return session_view(final)
+
+    def _run_steps(self, ctx: BringUp, steps: list[Step], reservation: Reservation) -> SessionRecord:
+        """Run the mode's steps (nothing when a resumed session is already whole) and commit."""
+        previous, slug, total = reservation.previous, ctx.slug, len(steps) + 1
+        if previous is not None and previous.status is SessionStatus.ACTIVE and not ctx.has_work():
+            ctx.events.log("info", f"[{slug}] all services already running; nothing to do")
+        else:
+            for index, (name, step) in enumerate(steps, start=2):
+                ctx.cancel.check()
+                ctx.events.progress(slug, name, index, total)
+                step(ctx)
+        ctx.cancel.check()
+        final = ctx.session.model_copy(update={"status": SessionStatus.ACTIVE})
+        if previous is None or previous.status is SessionStatus.STOPPED:
+            final.started_at = utcnow()
+        if not self.ws.store.commit_session(final, ctx.op_id):
+            raise BerthError(
+                ErrorCode.SESSION_BUSY,
+                f"session {slug!r} was taken over by another command while it was being brought up",
+                f"what this up created was rolled back; run `berth up {ctx.request.branch}` again",
+            )
+        return final
 
     def _reserve(self, slug: str, reserve: Callable[[], Reservation], sink: EventSink) -> Reservation:
         """Claim the slug; first replay any abandoned operation on it (a crashed earlier run)."""
@@ -203,7 +188,7 @@ class Engine:
             lambda: self.ws.store.reserve_existing(
                 slug,
                 "down",
-                lambda prev, op: undo.restore_session(prev, op) if prev else undo.forget_session(slug, op),
+                _first_undo(slug),
             ),
             sink,
         )
@@ -274,6 +259,31 @@ class Engine:
             report.remaining += len(failed)
             sink.session_changed(op.slug)
         return report
+
+
+def _pending_session(slug: str, branch: str, mode: str, worktree: Path) -> Callable[[int], SessionRecord]:
+    def make(slot: int) -> SessionRecord:
+        return SessionRecord(
+            slug=slug,
+            branch=branch,
+            mode=mode,
+            slot=slot,
+            status=SessionStatus.PENDING,
+            worktree_path=str(worktree),
+            worktree_owned=False,
+            env_file=str(worktree / ".env.berth"),
+        )
+
+    return make
+
+
+def _first_undo(slug: str) -> Callable[[SessionRecord | None, str], UndoStep]:
+    """What undoes the claim itself: forget a new session, or put an existing one back as it was."""
+
+    def undo_for(previous: SessionRecord | None, op_id: str) -> UndoStep:
+        return undo.forget_session(slug, op_id) if previous is None else undo.restore_session(previous, op_id)
+
+    return undo_for
 
 
 def _undo_listener(
