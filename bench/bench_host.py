@@ -17,41 +17,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
-import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from common import (
-    Summary,
+    REPO_ROOT,
+    CleanupSteps,
+    ComparisonBench,
+    Timing,
     accepts_tcp,
+    comparison_args,
+    comparison_figures,
+    comparison_lines,
+    ensure_importable,
+    find_berth_cli,
     git,
-    init_repo,
+    interrupt_on,
     machine_info,
+    machine_lines,
     ms,
     pick_free_base,
-    render_table,
+    reap,
+    report_or_interrupted,
+    step_lines,
+    stop_group,
     summarize,
+    time_command,
 )
-
-if TYPE_CHECKING:
-    from berth.engine import Engine
-    from berth.rollback import UndoState, UndoStep
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
-REEXEC_GUARD = "BERTH_BENCH_REEXECED"
 
 WEB_COMMAND = "exec python3 -m http.server $PORT --bind 127.0.0.1"
 API_COMMAND = "exec python3 -m http.server $BERTH_API_PORT --bind 127.0.0.1"
@@ -61,21 +62,8 @@ SLOT = 1  # the first session of a fresh repository gets slot 1: port = base_por
 POLL_SECONDS = 0.01
 READY_TIMEOUT = 30.0
 KILL_GRACE = 3.0
-CLI_TIMEOUT = 120.0
 
-VARIANTS = ("raw", "inprocess", "cli")
 VARIANT_LABELS = {"raw": "raw", "inprocess": "berth in-process", "cli": "berth CLI"}
-Phase = Literal["up", "down", "total"]
-PHASES: tuple[Phase, ...] = ("up", "down", "total")
-
-
-def ensure_berth_importable() -> None:
-    """Re-run under the project's venv when started with an interpreter that lacks berth."""
-    if not all(importlib.util.find_spec(name) for name in ("berth", "psutil")):
-        if VENV_PYTHON.exists() and not os.environ.get(REEXEC_GUARD):
-            os.environ[REEXEC_GUARD] = "1"
-            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
-        raise SystemExit(f"berth is not importable from {sys.executable}; run with {VENV_PYTHON}")
 
 
 # -- the raw sequence -------------------------------------------------------------------------------
@@ -115,103 +103,32 @@ def wait_for_port(proc: subprocess.Popen[bytes], port: int, log_path: Path) -> N
         time.sleep(POLL_SECONDS)
 
 
-def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
-def reap(proc: subprocess.Popen[bytes], grace: float = KILL_GRACE) -> None:
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        stop_group(proc, signal.SIGKILL)
-        proc.wait(timeout=grace)
-
-
-# -- step timing for the in-process variant ---------------------------------------------------------
-@dataclass
-class StepClock:
-    """An EventSink that timestamps the engine's progress events, to split a call into its steps."""
-
-    marks: list[tuple[str, float]] = field(default_factory=list)
-
-    def progress(self, slug: str, step: str, index: int, total: int) -> None:
-        self.marks.append((step, time.perf_counter()))
-
-    def undo(self, slug: str, op_id: str, step: UndoStep, state: UndoState, detail: str | None) -> None:
-        pass
-
-    def log(self, level: Literal["info", "warning", "error"], line: str) -> None:
-        pass
-
-    def session_changed(self, slug: str) -> None:
-        pass
-
-    def segments(self, started: float, ended: float) -> dict[str, float]:
-        """Seconds from the call's start to the first step, then from each step to the next (the last
-        step runs until the call returns, so it includes the final commit)."""
-        out: dict[str, float] = {}
-        edges = [("config + reserve", started), *self.marks, ("", ended)]
-        for (name, begin), (_, end) in itertools.pairwise(edges):
-            out[name] = out.get(name, 0.0) + (end - begin)
-        return out
-
-
 # -- the benchmark ----------------------------------------------------------------------------------
-@dataclass
-class Timing:
-    up: float
-    down: float
+class Bench(ComparisonBench):
+    def __init__(self, tmp: Path, services: list[Service], berth_cli: Path) -> None:
+        super().__init__(tmp, berth_cli)
+        self.services = services
+        self.logs = tmp / "raw-logs"
+        self.raw_procs: list[subprocess.Popen[bytes]] = []
+        self.port_mismatches: list[str] = []
 
-    @property
-    def total(self) -> float:
-        return self.up + self.down
-
-
-@dataclass
-class Bench:
-    tmp: Path
-    services: list[Service]
-    berth_cli: Path
-    repo: Path = field(init=False)
-    logs: Path = field(init=False)
-    raw_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    cli_child: subprocess.Popen[str] | None = None
-    engine: Engine | None = None
-    port_mismatches: list[str] = field(default_factory=list)
-    up_steps: list[dict[str, float]] = field(default_factory=list)
-    down_steps: list[dict[str, float]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.repo = self.tmp / "repo"
-        self.logs = self.tmp / "raw-logs"
-
-    # setup -----------------------------------------------------------------------------------------
-    def setup(self) -> None:
+    def fixture_files(self) -> dict[str, str]:
         toml = 'mode = "host"\n'
         for svc in self.services:
             toml += (
                 f'\n[[services]]\nname = "{svc.name}"\nbase_port = {svc.port - SLOT}\n'
                 f"command = {json.dumps(svc.command)}\n"
             )
-        init_repo(
-            self.repo,
-            {
-                "berth.toml": toml,
-                ".gitignore": ".berth/\n",
-                "README.md": "benchmark fixture\n",
-                "app/index.html": "<h1>hello</h1>\n",
-            },
-        )
-        from berth.engine import Engine
-        from berth.workspace import Workspace
-
-        self.engine = Engine(Workspace(self.repo))
+        return {
+            "berth.toml": toml,
+            ".gitignore": ".berth/\n",
+            "README.md": "benchmark fixture\n",
+            "app/index.html": "<h1>hello</h1>\n",
+        }
 
     def expected_ports(self) -> dict[str, int]:
         return {s.name: s.port for s in self.services}
 
-    # variants --------------------------------------------------------------------------------------
     def raw(self, run: str) -> Timing:
         branch = f"raw-{run}"
         path = self.repo / ".berth" / "worktrees" / branch
@@ -231,106 +148,31 @@ class Bench:
         for proc, _, _ in procs:
             stop_group(proc)
         for proc, _, _ in procs:
-            reap(proc)
+            reap(proc, KILL_GRACE)
             self.raw_procs.remove(proc)
         git(self.repo, "worktree", "remove", "--force", str(path))
         ended = time.perf_counter()
         return Timing(ready - started, ended - ready)
 
-    def inprocess(self, run: str) -> Timing:
-        from berth.engine import DownRequest, UpRequest
-
-        assert self.engine is not None
-        up_clock, down_clock = StepClock(), StepClock()
-        started = time.perf_counter()
-        view = self.engine.up(UpRequest(branch=f"ip-{run}"), events=up_clock)
-        ready = time.perf_counter()
-        self.engine.down(DownRequest(slug=view.slug), events=down_clock)
-        ended = time.perf_counter()
-        self.check_ports(f"in-process {run}", view.ports)
-        self.up_steps.append(up_clock.segments(started, ready))
-        self.down_steps.append(down_clock.segments(ready, ended))
-        return Timing(ready - started, ended - ready)
-
-    def cli(self, run: str) -> Timing:
-        started = time.perf_counter()
-        view = json.loads(self.run_cli("up", f"cli-{run}", "--json"))
-        ready = time.perf_counter()
-        self.run_cli("down", str(view["slug"]), "--json")
-        ended = time.perf_counter()
-        self.check_ports(f"CLI {run}", view["ports"])
-        return Timing(ready - started, ended - ready)
-
-    def run_cli(self, *args: str) -> str:
-        child = subprocess.Popen(
-            [str(self.berth_cli), *args],
-            cwd=self.repo,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.cli_child = child
-        try:
-            out, err = child.communicate(timeout=CLI_TIMEOUT)
-        finally:
-            self.cli_child = None if child.returncode is not None else child
-        if child.returncode != 0:
-            raise RuntimeError(f"berth {' '.join(args)} failed ({child.returncode}):\n{out}{err}")
-        return out
-
     def check_ports(self, what: str, got: Mapping[str, int]) -> None:
         if dict(got) != self.expected_ports():
             self.port_mismatches.append(f"{what}: got {dict(got)}, raw used {self.expected_ports()}")
 
-    def python_startup(self, code: str) -> float:
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=self.tmp)
-        return time.perf_counter() - started
-
     # cleanup ---------------------------------------------------------------------------------------
-    def cleanup(self) -> None:
-        """Stop whatever is still running, then delete the temp dir (worktrees and logs live in it)."""
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("berth CLI child", self._stop_cli_child),
+    def cleanup_steps(self) -> CleanupSteps:
+        return [
+            ("berth CLI child", self.stop_cli_child),
             ("raw services", self._stop_raw),
-            ("berth sessions", self._down_berth_sessions),
+            ("berth sessions", self.down_berth_sessions),
             ("stray processes", self._kill_strays),
         ]
-        for what, step in steps:
-            try:
-                step()
-            except Exception as exc:
-                print(f"cleanup: {what}: {exc}", file=sys.stderr)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def _stop_cli_child(self) -> None:
-        child = self.cli_child
-        if child is None or child.poll() is not None:
-            return
-        child.send_signal(signal.SIGINT)  # lets berth roll back what it started
-        try:
-            child.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
 
     def _stop_raw(self) -> None:
         for proc in self.raw_procs:
             stop_group(proc)
         for proc in self.raw_procs:
-            reap(proc)
+            reap(proc, KILL_GRACE)
         self.raw_procs.clear()
-
-    def _down_berth_sessions(self) -> None:
-        if not (self.repo / ".berth" / "state.db").exists():
-            return
-        from berth.engine import DownRequest, Engine
-        from berth.workspace import Workspace
-
-        engine = self.engine or Engine(Workspace(self.repo))
-        engine.recover()
-        for session in engine.list_sessions():
-            engine.down(DownRequest(slug=session.slug, force=True))
 
     def _kill_strays(self) -> None:
         """Any process still running in a worktree of the temp repo: kill its whole group."""
@@ -351,88 +193,24 @@ class Bench:
 
 
 # -- driver -----------------------------------------------------------------------------------------
-def raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def progress(text: str, quiet: bool) -> None:
-    if not quiet:
-        print(text, file=sys.stderr, flush=True)
-
-
-def step_medians(samples: Sequence[dict[str, float]]) -> dict[str, Summary]:
-    names: list[str] = []
-    for sample in samples:
-        names.extend(n for n in sample if n not in names)
-    return {n: summarize([s.get(n, 0.0) for s in samples]) for n in names}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    berth_cli = Path(sys.executable).with_name("berth")
-    if not berth_cli.exists():
-        found = shutil.which("berth")
-        if found is None:
-            raise SystemExit("cannot find the `berth` command next to the interpreter or on PATH")
-        berth_cli = Path(found)
+    berth_cli = find_berth_cli()
     base = pick_free_base([SLOT, API_BASE_OFFSET + SLOT])
     services = [
         Service("web", WEB_COMMAND, base + SLOT),
         Service("api", API_COMMAND, base + API_BASE_OFFSET + SLOT),
     ]
     bench = Bench(Path(tempfile.mkdtemp(prefix="berth-bench-")), services, berth_cli)
-    timings: dict[str, list[Timing]] = {v: [] for v in VARIANTS}
     startup: dict[str, list[float]] = {"python -c pass": [], "python -c 'import berth.cli'": []}
-    try:
-        bench.setup()
-        measure: dict[str, Callable[[str], Timing]] = {
-            "raw": bench.raw,
-            "inprocess": bench.inprocess,
-            "cli": bench.cli,
-        }
-        total_runs = args.warmup + args.runs
-        for index in range(total_runs):
-            warm = index < args.warmup
-            order = [VARIANTS[(index + k) % len(VARIANTS)] for k in range(len(VARIANTS))]
-            results = {v: measure[v](str(index)) for v in order}
-            pass_s = bench.python_startup("pass")
-            import_s = bench.python_startup("import berth.cli")
-            label = "warm-up" if warm else f"run {index - args.warmup + 1}/{args.runs}"
-            progress(
-                f"{label:>12}: "
-                + "  ".join(f"{VARIANT_LABELS[v]} {ms(results[v].total)} ms" for v in VARIANTS),
-                args.json,
-            )
-            if warm:
-                bench.up_steps.clear()
-                bench.down_steps.clear()
-                continue
-            for v in VARIANTS:
-                timings[v].append(results[v])
+
+    def time_startup(warm: bool) -> None:
+        pass_s = time_command([sys.executable, "-c", "pass"], cwd=bench.tmp)
+        import_s = time_command([sys.executable, "-c", "import berth.cli"], cwd=bench.tmp)
+        if not warm:
             startup["python -c pass"].append(pass_s)
             startup["python -c 'import berth.cli'"].append(import_s)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.cleanup()
 
-    stats = {
-        v: {
-            "up": summarize([t.up for t in ts]),
-            "down": summarize([t.down for t in ts]),
-            "total": summarize([t.total for t in ts]),
-        }
-        for v, ts in timings.items()
-    }
-    raw_total = stats["raw"]["total"].median
-    ratios = {
-        v: {
-            "ratio": stats[v]["total"].median / raw_total,
-            "overhead_s": stats[v]["total"].median - raw_total,
-            "up_ratio": stats[v]["up"].median / stats["raw"]["up"].median,
-            "down_ratio": stats[v]["down"].median / stats["raw"]["down"].median,
-        }
-        for v in ("inprocess", "cli")
-    }
+    timings = bench.interleave(args.runs, args.warmup, VARIANT_LABELS, args.json, after_run=time_startup)
     return {
         "benchmark": "host-mode up+down, 2 native services",
         "machine": machine_info(REPO_ROOT),
@@ -440,41 +218,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "warmup": args.warmup,
         "ports": {s.name: s.port for s in services},
         "commands": {s.name: s.command for s in services},
-        "seconds": {v: {p: s.to_dict() for p, s in ph.items()} for v, ph in stats.items()},
-        "ratios_vs_raw_median_total": ratios,
-        "python_startup_seconds": {k: summarize(v).to_dict() for k, v in startup.items()},
-        "inprocess_steps_seconds": {
-            "up": {k: s.to_dict() for k, s in step_medians(bench.up_steps).items()},
-            "down": {k: s.to_dict() for k, s in step_medians(bench.down_steps).items()},
-        },
-        "samples_seconds": {v: [{"up": t.up, "down": t.down} for t in ts] for v, ts in timings.items()},
+        **comparison_figures(
+            timings,
+            bench,
+            after_ratios={"python_startup_seconds": {k: summarize(v).to_dict() for k, v in startup.items()}},
+        ),
         "port_mismatches": bench.port_mismatches,
     }
 
 
 def render(report: dict[str, Any], show_steps: bool) -> str:
-    m = report["machine"]
     lines = [
         f"Berth host-mode up+down, 2 services: {report['runs']} runs (+{report['warmup']} warm-up), "
         f"interleaved, times in ms",
-        f"{m['date']}; {m['cpus']} CPUs ({m['cpu_model']}); {m['platform']}; {m['python']}; git {m['git']}",
-        f"berth {m['source']}; 1-min load average at the end: {m['load_1min_at_end']}",
+        *machine_lines(report["machine"], f"git {report['machine']['git']}"),
         "",
+        *comparison_lines(report, VARIANT_LABELS),
     ]
-    header = ["variant"] + [f"{p} {s}" for p in PHASES for s in ("med", "p95", "min")]
-    rows = [
-        [VARIANT_LABELS[v]]
-        + [ms(report["seconds"][v][p][s]) for p in PHASES for s in ("median", "p95", "min")]
-        for v in VARIANTS
-    ]
-    lines.append(render_table(header, rows))
-    lines.append("")
-    for v in ("inprocess", "cli"):
-        r = report["ratios_vs_raw_median_total"][v]
-        lines.append(
-            f"{VARIANT_LABELS[v]:<17} / raw (median total): {r['ratio']:.2f}x  (+{ms(r['overhead_s'])} ms; "
-            f"up {r['up_ratio']:.2f}x, down {r['down_ratio']:.2f}x)"
-        )
     startup = report["python_startup_seconds"]
     lines.append(
         "python start-up (median): "
@@ -482,15 +242,7 @@ def render(report: dict[str, Any], show_steps: bool) -> str:
         + "  (the CLI pays this twice)"
     )
     if show_steps:
-        for phase in ("up", "down"):
-            steps = report["inprocess_steps_seconds"][phase]
-            lines.append("")
-            lines.append(
-                render_table(
-                    [f"in-process {phase} step", "med", "p95", "min"],
-                    [[n, ms(s["median"]), ms(s["p95"]), ms(s["min"])] for n, s in steps.items()],
-                )
-            )
+        lines += step_lines(report)
     if report["port_mismatches"]:
         lines.append("")
         lines.append("warning: berth used other ports than the raw variant:")
@@ -498,37 +250,16 @@ def render(report: dict[str, Any], show_steps: bool) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--runs", type=int, default=10, help="measured runs (default 10)")
-    parser.add_argument("--warmup", type=int, default=1, help="unmeasured warm-up runs (default 1)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--steps", action="store_true", help="also print the in-process per-step times")
-    args = parser.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0:
-        parser.error("--runs must be >= 1 and --warmup >= 0")
-    return args
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    ensure_berth_importable()
-    # explicit, so Ctrl-C works even when started with SIGINT ignored (e.g. `&` in a script)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    signal.signal(signal.SIGHUP, raise_interrupt)
-    try:
-        report = run(args)
-    except KeyboardInterrupt:
-        print("interrupted; sessions, processes and the temp repo were cleaned up", file=sys.stderr)
-        return 130
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(render(report, args.steps))
-    return 0
+    args = comparison_args(__doc__, argv, default_runs=10)
+    ensure_importable(__file__, ("berth", "psutil"))
+    interrupt_on(signal.SIGTERM, signal.SIGHUP)
+    return report_or_interrupted(
+        lambda: run(args),
+        lambda report: render(report, args.steps),
+        args.json,
+        "interrupted; sessions, processes and the temp repo were cleaned up",
+    )
 
 
 if __name__ == "__main__":

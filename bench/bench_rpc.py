@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
-import importlib.util
 import itertools
 import json
 import math
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -38,13 +35,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+from common import (
+    REPO_ROOT,
+    ensure_importable,
+    init_repo,
+    interrupt_on,
+    machine_basics,
+    percentile,
+    progress,
+    reap,
+    render_table,
+    report_or_interrupted,
+    source_revision,
+    time_command,
+)
+
 VENV_BERTH = REPO_ROOT / ".venv" / "bin" / "berth"
-REEXEC_GUARD = "BERTH_BENCH_REEXECED"
 
 SESSION_COUNTS = (1, 10, 100)
 METHODS = ("berth/list", "berth/status")
@@ -132,35 +140,7 @@ finally:
 SERVER_TIMEOUT = 60.0
 
 
-def ensure_berth_importable() -> None:
-    """Re-run under the project's venv when started with an interpreter that lacks berth."""
-    if not all(importlib.util.find_spec(name) for name in ("berth", "psutil")):
-        if VENV_PYTHON.exists() and not os.environ.get(REEXEC_GUARD):
-            os.environ[REEXEC_GUARD] = "1"
-            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
-        raise SystemExit(f"berth is not importable from {sys.executable}; run with {VENV_PYTHON}")
-
-
-class Interrupted(Exception):
-    """SIGTERM or SIGHUP: unwind through the cleanup like Ctrl-C does."""
-
-
-def raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(signal.Signals(signum).name)
-
-
 # -- statistics -------------------------------------------------------------------------------------
-def percentile(samples: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default), q in [0, 100]."""
-    if not samples:
-        return math.nan
-    ordered = sorted(samples)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 @dataclass(frozen=True)
 class Stats:
     """p50, p95 and max of durations, in milliseconds."""
@@ -184,7 +164,13 @@ class Stats:
         }
 
 
-# -- a standard-library JSON-RPC client (LSP base protocol), as in examples/headless_client.py -----
+# -- a standard-library JSON-RPC client (LSP base protocol) -----------------------------------------
+# Not examples/headless_client.py's Connection, although the framing is the same: the benchmark needs
+# the size of each answer (`last_size`, the "answer bytes" column), which that class's receive() does
+# not keep, and it must skip notifications silently, where that class's request() prints progress,
+# rollback, session and log notifications to stdout (inside the timed round trips, and into the
+# --json output). Subclassing it would mean overriding both methods, i.e. all of it but send() and
+# notify().
 class RpcError(RuntimeError):
     pass
 
@@ -272,12 +258,7 @@ class Server:
             with contextlib.suppress(OSError, ValueError):
                 assert self.proc.stdin is not None
                 self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            reap(self.proc, grace=10.0)
         for stream in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(OSError, ValueError):
                 if stream is not None:
@@ -325,20 +306,6 @@ class ListenerFarm:
             self.proc.stdout.close()
 
 
-def git(repo: Path, *args: str) -> None:
-    identity = {
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    }
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **identity}
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
-
-
 def make_repo(repo: Path, listeners: Sequence[tuple[int, int]]) -> None:
     """A git repository with a berth.toml and one ACTIVE host session per listener in its state store."""
     import psutil
@@ -351,12 +318,7 @@ def make_repo(repo: Path, listeners: Sequence[tuple[int, int]]) -> None:
     from berth.store import SessionStore
 
     parse_config(BERTH_TOML)  # fail early if the fixture's config stopped being valid
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "berth.toml").write_text(BERTH_TOML, encoding="utf-8")
-    (repo / ".gitignore").write_text(".berth/\n", encoding="utf-8")
-    git(repo, "add", "-A")
-    git(repo, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "bench fixture")
+    init_repo(repo, {"berth.toml": BERTH_TOML, ".gitignore": ".berth/\n"})
 
     store = SessionStore(repo / ".berth" / "state.db")
     try:
@@ -447,12 +409,6 @@ def spawn_to_initialize(repo: Path, log_path: Path, servers: list[Server]) -> fl
     return elapsed
 
 
-def run_command(argv: Sequence[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
-    return time.perf_counter() - started
-
-
 def measure_startup(repo: Path, rounds: int, log_path: Path, servers: list[Server]) -> dict[str, list[float]]:
     """`rounds` rounds (after one unmeasured round) of every baseline command and one fresh server,
     in an order that rotates each round, so the server and its baselines share the machine's noise."""
@@ -464,54 +420,21 @@ def measure_startup(repo: Path, rounds: int, log_path: Path, servers: list[Serve
             if name == SERVE:
                 elapsed = spawn_to_initialize(repo, log_path, servers)
             else:
-                elapsed = run_command([sys.executable, *BASELINES[name]])
+                elapsed = time_command([sys.executable, *BASELINES[name]], stdin=subprocess.DEVNULL)
             if index > 0:
                 samples[name].append(elapsed)
     return samples
 
 
 # -- machine facts and output -----------------------------------------------------------------------
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def source_revision() -> str:
-    def run(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True
-        ).stdout.strip()
-
-    head = run("rev-parse", "--short", "HEAD") or "unknown"
-    return head + ("+dirty" if run("status", "--porcelain", "--", "server") else "")
-
-
 def machine_info(processes_at_start: int) -> dict[str, Any]:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
         "processes_at_start": processes_at_start,  # status probes scale with every process on the box
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "platform": platform.platform(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        **machine_basics(),
         "load_avg_at_end": None if load is None else [round(x, 2) for x in load],
-        "source": source_revision(),
+        "source": source_revision(REPO_ROOT),
     }
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [cells[0].ljust(widths[0])]
-        out.extend(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
 
 
 def fmt(value: float, digits: int = 2) -> str:
@@ -590,15 +513,15 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Ser
         "startup": {},
     }
     for count in args.sessions:
-        progress(args, f"{count} sessions: starting listeners and writing the state store")
+        progress(f"... {count} sessions: starting listeners and writing the state store", args.quiet)
         farm = ListenerFarm(count)
         try:
             repo = (tmp / f"repo-{count}").resolve()
             make_repo(repo, farm.listeners)
-            progress(args, f"{count} sessions: {args.spawns} rounds of start-up timings")
+            progress(f"... {count} sessions: {args.spawns} rounds of start-up timings", args.quiet)
             startup = measure_startup(repo, args.spawns, log_path, servers)
             report["startup"][str(count)] = {name: Stats.of(t).to_dict() for name, t in startup.items()}
-            progress(args, f"{count} sessions: {args.requests} round trips of each method")
+            progress(f"... {count} sessions: {args.requests} round trips of each method", args.quiet)
             server = Server(repo, log_path)
             servers.append(server)
             try:
@@ -624,11 +547,6 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Ser
     return report
 
 
-def progress(args: argparse.Namespace, text: str) -> None:
-    if not args.quiet:
-        print(f"... {text}", file=sys.stderr, flush=True)
-
-
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -649,14 +567,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
-    ensure_berth_importable()
+    ensure_importable(__file__, ("berth", "psutil"))
     if not VENV_BERTH.exists():
         raise SystemExit(f"{VENV_BERTH} not found: install the project into .venv first")
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, raise_interrupted)
-    servers: list[Server] = []
-    try:
+    interrupt_on(signal.SIGTERM, signal.SIGHUP)
+
+    def run_and_clean_up() -> dict[str, Any]:
+        servers: list[Server] = []
         with contextlib.ExitStack() as stack:
 
             @stack.callback
@@ -664,12 +582,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for server in servers:
                     server.close()
 
-            report = run(args, stack, servers)
-    except (KeyboardInterrupt, Interrupted):
-        print("interrupted; cleaned up", file=sys.stderr)
-        return 130
-    print(json.dumps(report, indent=2) if args.json else render_human(report))
-    return 0
+            return run(args, stack, servers)
+
+    return report_or_interrupted(run_and_clean_up, render_human, args.json)
 
 
 if __name__ == "__main__":
