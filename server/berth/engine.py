@@ -304,6 +304,15 @@ def _check_request(config: BerthConfig, request: UpRequest) -> None:
                 f"unknown service {name!r}; berth.toml defines: {', '.join(known)}",
                 "use one of the defined service names",
             )
+    docker = [s.name for s in config.docker_services if s.name in (request.services or [])]
+    if docker:
+        raise BerthError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"--services chooses among native services; {', '.join(map(repr, docker))} "
+            f"{'is a docker service' if len(docker) == 1 else 'are docker services'}, "
+            "which always start with their compose group",
+            "drop docker services from --services",
+        )
     for name, port in request.ports.items():
         if not 1 <= port <= 65535:
             raise BerthError(

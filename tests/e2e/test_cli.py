@@ -85,3 +85,16 @@ def test_init_writes_starter_and_gitignore(tmp_path: Path, run_berth: Run) -> No
     from berth.config import load_config
 
     assert load_config(tmp_path).mode.value == "hybrid", "the starter file is itself valid"
+
+
+def test_services_refuses_docker_names_instead_of_ignoring_them(
+    make_repo: RepoFactory, run_berth: Run
+) -> None:
+    repo = make_repo(
+        'mode = "hybrid"\n[[services]]\nname = "db"\nbase_port = 25432\nrun = "docker"\n'
+        '[[services]]\nname = "web"\nbase_port = 23000\ncommand = "true"\n'
+    )
+    result = run_berth("up", "feat", "--services", "web,db", "--json", cwd=repo)
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "INVALID_ARGUMENT" and "'db' is a docker service" in error["message"]
+    assert not (repo / ".berth" / "worktrees").exists()
