@@ -95,13 +95,14 @@ record() {
   [ "$2" = 0 ] || FAILED=1
 }
 
-# A block of 10 free ports: base+1..base+8 serve the test sessions' slots.
+# A block of 10 free ports: base+1..base+8 serve the test sessions' slots. Below the kernel's ephemeral
+# range (32768+), so an outgoing connection cannot take the port between this probe and the listen.
 free_base() {
   "$N24/bin/node" -e '
     const net = require("net");
     const free = (p) => new Promise((r) => { const s = net.createServer().once("error", () => r(false))
       .listen(p, "127.0.0.1", () => s.close(() => r(true))); });
-    (async () => { for (;;) { const base = 20000 + 100 * Math.floor(Math.random() * 400);
+    (async () => { for (;;) { const base = 20000 + 100 * Math.floor(Math.random() * 120);
       let ok = true; for (let p = base; p < base + 10 && ok; p++) ok = await free(p);
       if (ok) { console.log(base); return; } } })();'
 }
@@ -162,20 +163,36 @@ JSON
       --server-data-dir "$RUN/$name/sd" --extensions-dir "$RUN/$name/ext" "$@" </dev/null >"$RUN/$name/server.log" 2>&1 &
     VSCODE_PGID=$!
     SERVER_PGIDS+=("$VSCODE_PGID")
-    for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.2; done
+    for _ in $(seq 1 100); do
+      curl -sf -o /dev/null "http://127.0.0.1:$port/" && return 0
+      # the port was taken between the probe and the listen: let the caller retry on another one
+      grep -q EADDRINUSE "$RUN/$name/server.log" && { stop_group "$VSCODE_PGID"; return 2; }
+      sleep 0.2
+    done
     echo "VS Code server $name did not start:"; tail -n 30 "$RUN/$name/server.log"; return 1
+  }
+  # start_vscode_on_free_port NAME [server flags...]: sets PORT; retries when the port was taken meanwhile.
+  start_vscode_on_free_port() {
+    local name=$1 attempt rc; shift
+    for attempt in 1 2 3; do
+      PORT=$(free_base)
+      start_vscode "$name" "$PORT" "$@" && return 0
+      rc=$?
+      [ "$rc" = 2 ] || return "$rc"
+      log "port $PORT was taken before the VS Code server could listen (attempt $attempt); trying another"
+    done
+    return 1
   }
   mkdir -p "$ARTIFACTS"
 
   log "tier 2: extension-host tests in VS Code $CS_VERSION (smoke-test driver, extension loaded from $EXT)"
   t0=$SECONDS
-  PORT=$(free_base)
   EXT_BASE_PORT=$(free_base)
   mkdir -p "$RUN/exthost"
   set +e
   # The extension host inherits the server's environment: the report path and the test repo's base port.
   EXT_TEST_REPORT="$RUN/exthost/report.txt" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" \
-    start_vscode exthost "$PORT" --enable-smoke-test-driver --disable-workspace-trust
+    start_vscode_on_free_port exthost --enable-smoke-test-driver --disable-workspace-trust
   rc=$?
   if [ "$rc" = 0 ]; then
     VSCODE_BASE="http://127.0.0.1:$PORT" EXT_DEV="$EXT" EXT_FOLDER="$RUN/exthost/repo" BERTH_TEST_BASE_PORT="$EXT_BASE_PORT" \
@@ -197,8 +214,6 @@ JSON
 
   log "tier 3: UI smoke test with the packaged berth.vsix installed (command palette -> progress -> status bar)"
   t0=$SECONDS
-  PORT=$(free_base)
-  UNTRUSTED_PORT=$(free_base)
   mkdir -p "$RUN/ui" "$RUN/untrusted"
   install_vsix() {
     "$N24/bin/node" "$CS/lib/vscode/out/server-main.js" --server-data-dir "$RUN/$1/sd" --extensions-dir "$RUN/$1/ext" \
@@ -206,15 +221,16 @@ JSON
   }
   set +e
   # Two servers: one trusting every workspace, one with workspace trust on (Berth must then run nothing).
-  install_vsix ui && install_vsix untrusted && start_vscode ui "$PORT" --disable-workspace-trust && UI_PGID=$VSCODE_PGID \
-    && start_vscode untrusted "$UNTRUSTED_PORT"
+  install_vsix ui && install_vsix untrusted \
+    && start_vscode_on_free_port untrusted && UNTRUSTED_PORT=$PORT && UNTRUSTED_PGID=$VSCODE_PGID \
+    && start_vscode_on_free_port ui --disable-workspace-trust
   rc=$?
   if [ "$rc" = 0 ]; then
     VSCODE_BASE="http://127.0.0.1:$PORT" UNTRUSTED_BASE="http://127.0.0.1:$UNTRUSTED_PORT" \
       UI_REPO="$RUN/ui/repo" UNTRUSTED_REPO="$RUN/untrusted/repo" UI_BASE_PORT="$(free_base)" ARTIFACTS="$ARTIFACTS" \
       "$N24/bin/node" "$EXT/out/e2e/ui.js" | tee "$RUN/ui/ui.log"
     rc=${PIPESTATUS[0]}
-    stop_group "$UI_PGID"
+    stop_group "$UNTRUSTED_PGID"
     stop_group "$VSCODE_PGID"
   fi
   set -e
