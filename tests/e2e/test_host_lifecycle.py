@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
+from berth.adapters.ports import accepts_tcp
 from berth.bringup import UpRequest
 from berth.engine import DownRequest, Engine
 from berth.errors import BerthError, ErrorCode
@@ -202,6 +204,11 @@ def test_status_names_a_foreign_process_on_the_port(make_repo: RepoFactory, port
         squatter.listen()
         engine = Engine(Workspace(repo))
         engine.up(UpRequest(branch="owner", ports={"web": port_base + 20}))
+        # readiness passed on the squatter's port; wait until the service really listens elsewhere
+        deadline = time.monotonic() + 30
+        while not accepts_tcp(elsewhere):
+            assert time.monotonic() < deadline, "the service never listened"
+            time.sleep(0.02)
         (status,) = engine.status("owner")
         web = next(s for s in status.services if s.name == "web")
         assert web.state is ServiceState.WRONG_OWNER
