@@ -39,7 +39,8 @@ def test_eight_parallel_ups_get_distinct_slots_and_ports(
     repo = make_repo(host_toml(port_base, max_slots=8, pre_spawn=barrier))
     procs = start_ups(repo, 8)
     results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
-    assert all(code == 0 for code, _, _ in results), [out + err for _, out, err in results]
+    failed = [out + err for code, out, err in results if code != 0]
+    assert not failed, "\n".join(failed)
     sessions = [json.loads(out) for _, out, _ in results]
     assert sorted(s["slot"] for s in sessions) == list(range(1, 9))
     ports = [p for s in sessions for p in s["ports"].values()]
@@ -55,7 +56,7 @@ def test_nine_ups_on_eight_slots_give_one_clean_slots_exhausted(
     procs = start_ups(repo, 9)
     results = [(p.wait(timeout=120), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
     failures = [json.loads(out)["error"] for code, out in results if code != 0]
-    assert [f["code"] for f in failures] == ["SLOTS_EXHAUSTED"]
+    assert [f["code"] for f in failures] == ["SLOTS_EXHAUSTED"], "\n".join(f["message"] for f in failures)
     assert "berth down" in failures[0]["hint"]
     assert len(db_rows(repo, "sessions")) == 8
     assert len(registered_worktrees(repo)) == 9, "main + 8 sessions, none for the refused one"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,8 @@ from typing import Literal
 import git
 
 from berth.errors import BerthError, ErrorCode
+
+_LOCK_RETRIES = 4
 
 
 @dataclass(frozen=True)
@@ -76,22 +79,35 @@ class Worktrees:
         return WorktreePlan(branch, "head", self.repo.git.rev_parse("HEAD"))
 
     def create(self, path: Path, plan: WorktreePlan) -> None:
+        """`git worktree add` per the plan. Parallel bring-ups share one repository, so a git lock
+        held by another process is retried after undoing this attempt's partial work."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            if plan.source == "local":
-                self.repo.git.worktree("add", "--", str(path), plan.branch)
-            elif plan.source == "origin":
-                self.repo.git.worktree(
-                    "add", "--track", "-b", plan.branch, "--", str(path), f"origin/{plan.branch}"
-                )
-            else:
-                self.repo.git.worktree("add", "-b", plan.branch, "--", str(path), str(plan.start_sha))
-        except git.GitCommandError as exc:
-            raise BerthError(
-                ErrorCode.WORKTREE_FAILED,
-                f"git worktree add failed for branch {plan.branch!r} at {path}: {_stderr(exc)}",
-                "if the branch is checked out in another worktree, pass --reuse-worktree to use that one",
-            ) from exc
+        for attempt in range(_LOCK_RETRIES + 1):
+            try:
+                self._add(path, plan)
+                return
+            except git.GitCommandError as exc:
+                stderr = _stderr(exc)
+                if ".lock" not in stderr or attempt == _LOCK_RETRIES:
+                    raise BerthError(
+                        ErrorCode.WORKTREE_FAILED,
+                        f"git worktree add failed for branch {plan.branch!r} at {path}: {stderr}",
+                        "if the branch is checked out in another worktree, pass --reuse-worktree to use that one",
+                    ) from exc
+                self.remove(path, force=True, purge_unregistered=True)
+                if plan.new_branch and plan.start_sha:
+                    self.delete_branch_if_unchanged(plan.new_branch, plan.start_sha)
+                time.sleep(0.05 * (attempt + 1))
+
+    def _add(self, path: Path, plan: WorktreePlan) -> None:
+        if plan.source == "local":
+            self.repo.git.worktree("add", "--", str(path), plan.branch)
+        elif plan.source == "origin":
+            self.repo.git.worktree(
+                "add", "--track", "-b", plan.branch, "--", str(path), f"origin/{plan.branch}"
+            )
+        else:
+            self.repo.git.worktree("add", "-b", plan.branch, "--", str(path), str(plan.start_sha))
 
     def worktree_of_branch(self, branch: str) -> Path | None:
         current: Path | None = None
