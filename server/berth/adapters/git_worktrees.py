@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -51,6 +54,20 @@ class Worktrees:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.repo = git.Repo(root)
+        self._lock_path = root / ".berth" / "git-worktrees.lock"
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One worktree command at a time per repository, across processes: git 2.39 fails
+        (`failed to read .git/worktrees/<x>/commondir`) when one `worktree add` lists the worktrees
+        while another is half-way through creating its entry. Held only for the git command itself."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _has_ref(self, ref: str) -> bool:
         try:
@@ -60,7 +77,8 @@ class Worktrees:
         return True
 
     def registered(self) -> set[Path]:
-        out = self.repo.git.worktree("list", "--porcelain")
+        with self._exclusive():
+            out = self.repo.git.worktree("list", "--porcelain")
         return {
             Path(line[len("worktree ") :]).resolve()
             for line in out.splitlines()
@@ -84,7 +102,8 @@ class Worktrees:
         path.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(_LOCK_RETRIES + 1):
             try:
-                self._add(path, plan)
+                with self._exclusive():
+                    self._add(path, plan)
                 return
             except git.GitCommandError as exc:
                 stderr = _stderr(exc)
@@ -111,7 +130,9 @@ class Worktrees:
 
     def worktree_of_branch(self, branch: str) -> Path | None:
         current: Path | None = None
-        for line in self.repo.git.worktree("list", "--porcelain").splitlines():
+        with self._exclusive():
+            listing = self.repo.git.worktree("list", "--porcelain")
+        for line in listing.splitlines():
             if line.startswith("worktree "):
                 current = Path(line[len("worktree ") :])
             elif line == f"branch refs/heads/{branch}" and current is not None:
@@ -135,14 +156,16 @@ class Worktrees:
         if self.is_registered(path):
             args = ["remove", *(["--force"] if force else []), "--", str(path)]
             try:
-                self.repo.git.worktree(*args)
+                with self._exclusive():
+                    self.repo.git.worktree(*args)
             except git.GitCommandError as exc:
                 raise BerthError(
                     ErrorCode.WORKTREE_FAILED,
                     f"git worktree remove failed for {path}: {_stderr(exc)}",
                     f"inspect it, then remove it by hand with `git worktree remove {path}`",
                 ) from exc
-        self.repo.git.worktree("prune")
+        with self._exclusive():
+            self.repo.git.worktree("prune")
         if purge_unregistered and path.exists() and not self.is_registered(path):
             shutil.rmtree(path, ignore_errors=True)
 
