@@ -24,6 +24,16 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> No
         time.sleep(0.02)
 
 
+def up_killed_at(repo: Path, branch: str, flag: Path) -> None:
+    """Start `berth up`, wait until it reaches the step that creates `flag`, then kill -9 it."""
+    up = subprocess.Popen(
+        [*BERTH, "up", branch], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(flag, up)
+    os.kill(up.pid, signal.SIGKILL)
+    up.wait()
+
+
 @pytest.mark.parametrize("where", ["pre_spawn hook", "service start-up"])
 def test_kill_9_mid_up_then_recover(
     make_repo: RepoFactory, port_base: int, tmp_path: Path, where: str
@@ -58,12 +68,7 @@ def test_next_up_of_the_slug_recovers_automatically(
     flag = tmp_path / "reached"
     hook = f"if [ ! -e {flag} ]; then touch {flag}; exec sleep 300; fi"
     repo = make_repo(host_toml(port_base, pre_spawn=hook))
-    up = subprocess.Popen(
-        [*BERTH, "up", "again"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    wait_for(flag, up)
-    os.kill(up.pid, signal.SIGKILL)
-    up.wait()
+    up_killed_at(repo, "again", flag)
     second = subprocess.run(
         [*BERTH, "up", "again", "--json"], cwd=repo, capture_output=True, text=True, timeout=60
     )
@@ -77,12 +82,7 @@ def test_next_up_of_the_slug_recovers_automatically(
 def test_down_of_a_crashed_up_cleans_it(make_repo: RepoFactory, port_base: int, tmp_path: Path) -> None:
     flag = tmp_path / "reached"
     repo = make_repo(host_toml(port_base, pre_spawn=f"touch {flag}; exec sleep 300"))
-    up = subprocess.Popen(
-        [*BERTH, "up", "crashed"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    wait_for(flag, up)
-    os.kill(up.pid, signal.SIGKILL)
-    up.wait()
+    up_killed_at(repo, "crashed", flag)
     down = subprocess.run(
         [*BERTH, "down", "crashed", "--json"], cwd=repo, capture_output=True, text=True, timeout=60
     )
