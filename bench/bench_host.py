@@ -201,14 +201,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         Service("api", API_COMMAND, base + API_BASE_OFFSET + SLOT),
     ]
     bench = Bench(Path(tempfile.mkdtemp(prefix="berth-bench-")), services, berth_cli)
-    startup: dict[str, list[float]] = {"python -c pass": [], "python -c 'import berth.cli'": []}
+    startup: dict[str, list[float]] = {
+        "python -c pass": [],
+        "python -c 'import berth.frontends.cli.main'": [],
+    }
 
     def time_startup(warm: bool) -> None:
         pass_s = time_command([sys.executable, "-c", "pass"], cwd=bench.tmp)
-        import_s = time_command([sys.executable, "-c", "import berth.cli"], cwd=bench.tmp)
+        import_s = time_command([sys.executable, "-c", "import berth.frontends.cli.main"], cwd=bench.tmp)
         if not warm:
             startup["python -c pass"].append(pass_s)
-            startup["python -c 'import berth.cli'"].append(import_s)
+            startup["python -c 'import berth.frontends.cli.main'"].append(import_s)
 
     timings = bench.interleave(args.runs, args.warmup, VARIANT_LABELS, args.json, after_run=time_startup)
     return {

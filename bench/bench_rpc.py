@@ -12,7 +12,7 @@ trips of each method, the two methods alternating so they share the machine's no
 
 Start-up: per session count, `--spawns` rounds (after one unmeasured round) each of which spawns a fresh
 server and times it to the `initialize` answer, and runs `python -c pass`, `python -c "import
-berth.rpc.server"` and `python -c "import berth.cli"` (the raw interpreter and import cost), in an
+berth.frontends.rpc.server"` and `python -c "import berth.frontends.cli.main"` (the raw interpreter and import cost), in an
 order that rotates each round so the server and its baselines share the machine's noise.
 
 Usage: .venv/bin/python bench/bench_rpc.py [--requests N] [--warmup N] [--spawns N] [--json]
@@ -60,15 +60,18 @@ METHODS = ("berth/list", "berth/status")
 # teardown either, and after lsprotocol's import that teardown alone takes ~100 ms.
 BASELINES: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
-    'python -c "import berth.rpc.server"': ["-c", "import os, berth.rpc.server; os._exit(0)"],
-    'python -c "import berth.cli"': ["-c", "import os, berth.cli; os._exit(0)"],
+    'python -c "import berth.frontends.rpc.server"': [
+        "-c",
+        "import os, berth.frontends.rpc.server; os._exit(0)",
+    ],
+    'python -c "import berth.frontends.cli.main"': ["-c", "import os, berth.frontends.cli.main; os._exit(0)"],
 }
 SHORT_LABELS = {
     "python -c pass": "pass",
-    'python -c "import berth.rpc.server"': "import rpc.server",
-    'python -c "import berth.cli"': "import cli",
+    'python -c "import berth.frontends.rpc.server"': "import rpc.server",
+    'python -c "import berth.frontends.cli.main"': "import cli",
 }
-RAW_BASELINE = 'python -c "import berth.rpc.server"'
+RAW_BASELINE = 'python -c "import berth.frontends.rpc.server"'
 BARE_BASELINE = "python -c pass"
 SERVE = "berth serve → initialize answer"
 
@@ -310,17 +313,18 @@ def make_repo(repo: Path, listeners: Sequence[tuple[int, int]]) -> None:
     """A git repository with a berth.toml and one ACTIVE host session per listener in its state store."""
     import psutil
 
-    from berth import undo
-    from berth.config import parse_config
-    from berth.models import SessionStatus
-    from berth.records import ProcessRecord, SessionRecord
-    from berth.rollback import UndoStep
-    from berth.store import SessionStore
+    from berth.domain.config import parse_config
+    from berth.domain.models import SessionStatus
+    from berth.domain.records import ProcessRecord, SessionRecord
+    from berth.modes import undo
+    from berth.domain.undo import UndoStep
+    from berth.adapters.processes import OsProcesses
+from berth.state.store import SessionStore
 
     parse_config(BERTH_TOML)  # fail early if the fixture's config stopped being valid
     init_repo(repo, {"berth.toml": BERTH_TOML, ".gitignore": ".berth/\n"})
 
-    store = SessionStore(repo / ".berth" / "state.db")
+    store = SessionStore(repo / ".berth" / "state.db", OsProcesses())
     try:
         for index, (pid, port) in enumerate(listeners):
             slug = f"bench-{index:03d}"

@@ -31,8 +31,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from berth.engine import Engine
-    from berth.rollback import UndoState, UndoStep
+    from berth.lifecycle.engine import Engine
+    from berth.state.rollback import UndoState, UndoStep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
@@ -365,13 +365,13 @@ class ComparisonBench:
     # setup and the Berth variants ------------------------------------------------------------------
     def setup(self) -> None:
         init_repo(self.repo, self.fixture_files())
-        from berth.engine import Engine
-        from berth.workspace import Workspace
+        from berth.lifecycle.engine import Engine
+        from berth.lifecycle.workspace import Workspace
 
         self.engine = Engine(Workspace(self.repo))
 
     def inprocess(self, run: str) -> Timing:
-        from berth.engine import DownRequest, UpRequest
+        from berth.lifecycle.engine import DownRequest, UpRequest
 
         assert self.engine is not None
         up_clock, down_clock = StepClock(), StepClock()
@@ -477,8 +477,8 @@ class ComparisonBench:
     def down_berth_sessions(self) -> None:
         if not (self.repo / ".berth" / "state.db").exists():
             return
-        from berth.engine import DownRequest, Engine
-        from berth.workspace import Workspace
+        from berth.lifecycle.engine import DownRequest, Engine
+        from berth.lifecycle.workspace import Workspace
 
         engine = self.engine or Engine(Workspace(self.repo))
         engine.recover()

@@ -51,9 +51,9 @@ RepoFactory = Callable[..., Path]
 
 def _tear_down_leftovers(repo: Path) -> None:
     """Whatever a test left running is torn down, so no process outlives its test."""
-    from berth.engine import DownRequest, Engine
-    from berth.errors import BerthError
-    from berth.workspace import Workspace
+    from berth.domain.errors import BerthError
+    from berth.lifecycle.engine import DownRequest, Engine
+    from berth.lifecycle.workspace import Workspace
 
     if not (repo / ".berth" / "state.db").exists():
         return

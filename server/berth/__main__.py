@@ -1,3 +1,3 @@
-from berth.cli import main
+from berth.frontends.cli.main import main
 
 raise SystemExit(main())

@@ -82,7 +82,7 @@ def test_init_writes_starter_and_gitignore(tmp_path: Path, run_berth: Run) -> No
     assert ".berth/" in (tmp_path / ".gitignore").read_text().splitlines()
     again = run_berth("init", cwd=tmp_path)
     assert again.returncode == 1 and "--force" in again.stderr
-    from berth.config import load_config
+    from berth.domain.config import load_config
 
     assert load_config(tmp_path).mode.value == "hybrid", "the starter file is itself valid"
 

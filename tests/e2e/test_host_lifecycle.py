@@ -11,12 +11,12 @@ import psutil
 import pytest
 
 from berth.adapters.ports import accepts_tcp
-from berth.bringup import UpRequest
-from berth.engine import DownRequest, Engine
-from berth.errors import BerthError, ErrorCode
-from berth.events import RecordingSink
-from berth.models import ServiceState, SessionStatus
-from berth.workspace import Workspace
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.events import RecordingSink
+from berth.domain.models import ServiceState, SessionStatus
+from berth.lifecycle.engine import DownRequest, Engine
+from berth.lifecycle.workspace import Workspace
+from berth.modes.context import UpRequest
 from conftest import RepoFactory
 from e2e.host_config import host_toml
 from world import assert_nothing_left, berth_processes, db_rows, registered_worktrees
@@ -171,7 +171,7 @@ def test_busy_session_is_refused(repo: Path) -> None:
         branch="busy",
         kind="up",
         max_slots=8,
-        new_session=lambda slot: __import__("berth.records", fromlist=["x"]).SessionRecord(
+        new_session=lambda slot: __import__("berth.domain.records", fromlist=["x"]).SessionRecord(
             slug="busy",
             branch="busy",
             mode="host",
@@ -181,7 +181,7 @@ def test_busy_session_is_refused(repo: Path) -> None:
             worktree_owned=False,
             env_file="/nowhere/.env.berth",
         ),
-        undo_for=lambda prev, op: __import__("berth.undo", fromlist=["x"]).forget_session("busy", op),
+        undo_for=lambda prev, op: __import__("berth.modes.undo", fromlist=["x"]).forget_session("busy", op),
     )
     with pytest.raises(BerthError) as info:
         Engine(ws).up(UpRequest(branch="busy"))

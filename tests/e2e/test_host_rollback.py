@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from berth.bringup import UpRequest
-from berth.engine import Engine
-from berth.errors import BerthError, ErrorCode
-from berth.events import RecordingSink
-from berth.workspace import Workspace
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.events import RecordingSink
+from berth.lifecycle.engine import Engine
+from berth.lifecycle.workspace import Workspace
+from berth.modes.context import UpRequest
 from conftest import RepoFactory
 from e2e.host_config import host_toml
 from world import assert_nothing_left, db_rows, registered_worktrees
@@ -115,7 +115,7 @@ def test_failed_resume_keeps_worktree_and_restores_the_session(
     first = engine.up(UpRequest(branch="again"))
     marker = Path(first.worktree_path) / "mine.txt"
     marker.write_text("keep")
-    from berth.engine import DownRequest
+    from berth.lifecycle.engine import DownRequest
 
     engine.down(DownRequest(slug="again", keep_worktree=True))
     (repo / "berth.toml").write_text(host_toml(port_base, post_up="exit 9"))

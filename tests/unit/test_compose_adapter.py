@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from berth.adapters.compose import ComposeCli, describe_event
+from berth.adapters.compose_cli import ComposeCli, describe_event
 
 
 @pytest.mark.parametrize(

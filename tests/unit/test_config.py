@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from berth.config import Mode, parse_config
-from berth.errors import BerthError, ErrorCode
+from berth.domain.config import Mode, parse_config
+from berth.domain.errors import BerthError, ErrorCode
 
 
 def problems_of(text: str) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from berth.adapters import envfile
-from berth.config import InheritEnvEntry
+from berth.domain.config import InheritEnvEntry
 
 
 def test_render_is_sorted_and_parse_strips_quotes() -> None:

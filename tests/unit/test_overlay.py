@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from berth.adapters.overlay import (
+from berth.modes.compose.overlay import (
     ComposeParseError,
     Override,
     PortEntry,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from berth.errors import ErrorCode
-from berth.rpc.protocol import ERROR_NUMBERS
-from berth.rpc.schema import PROTOCOL_FILE, build_protocol, render
+from berth.domain.errors import ErrorCode
+from berth.frontends.rpc.protocol import ERROR_NUMBERS
+from berth.frontends.rpc.schema import PROTOCOL_FILE, build_protocol, render
 
 
 def test_protocol_file_is_up_to_date() -> None:
     assert PROTOCOL_FILE.read_text(encoding="utf-8") == render(), (
-        "protocol/berth-protocol.json is stale: run `.venv/bin/python -m berth.rpc.schema --write`"
+        "protocol/berth-protocol.json is stale: run `.venv/bin/python -m berth.frontends.rpc.schema --write`"
     )
 
 

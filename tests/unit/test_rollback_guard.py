@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from berth.rollback import RollbackGuard, UndoRegistry, UndoStep
-from berth.store import SessionStore
+from berth.adapters.processes import OsProcesses
+from berth.state.rollback import RollbackGuard, UndoRegistry, UndoStep
+from berth.state.store import SessionStore
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> SessionStore:
-    return SessionStore(tmp_path / "state.db")
+    return SessionStore(tmp_path / "state.db", OsProcesses())
 
 
 def recording_registry(log: list[str], *, failing: set[str] = frozenset()) -> UndoRegistry:  # type: ignore[assignment]

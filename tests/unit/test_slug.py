@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from berth.errors import BerthError, ErrorCode
-from berth.slug import resolve_session_ref, slug_for_branch, validate_slug
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.slug import resolve_session_ref, slug_for_branch, validate_slug
 
 
 @pytest.mark.parametrize(

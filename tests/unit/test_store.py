@@ -7,12 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from berth import undo
-from berth.errors import BerthError, ErrorCode
-from berth.models import SessionStatus
-from berth.records import SessionRecord
-from berth.rollback import UndoStep
-from berth.store import PortRequest, Reservation, SessionStore, StaleOperation
+from berth.adapters.processes import OsProcesses
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.models import SessionStatus
+from berth.domain.ports import PortRequest
+from berth.domain.records import OperationKind, SessionRecord
+from berth.domain.undo import UndoStep
+from berth.modes import undo
+from berth.state.store import Reservation, SessionStore, StaleOperation
+
+
+class Probe:
+    """A host where exactly `taken` ports are in use."""
+
+    def __init__(self, taken: set[int]) -> None:
+        self.taken = taken
+
+    def is_taken(self, port: int) -> bool:
+        return port in self.taken
+
+    def describe_holder(self, port: int) -> str:
+        return "in use (test)"
 
 
 def session_factory(slug: str):  # type: ignore[no-untyped-def]
@@ -39,7 +54,7 @@ def reserve(store: SessionStore, slug: str, max_slots: int = 3) -> Reservation:
     return store.reserve(
         slug=slug,
         branch=slug,
-        kind="up",
+        kind=OperationKind.UP,
         max_slots=max_slots,
         new_session=session_factory(slug),
         undo_for=undo_for,
@@ -47,7 +62,7 @@ def reserve(store: SessionStore, slug: str, max_slots: int = 3) -> Reservation:
 
 
 def test_first_free_slot_and_exhaustion(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path / "s.db")
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
     assert [reserve(store, s).session.slot for s in ("aa", "bb", "cc")] == [1, 2, 3]
     with pytest.raises(BerthError) as info:
         reserve(store, "dd")
@@ -57,7 +72,7 @@ def test_first_free_slot_and_exhaustion(tmp_path: Path) -> None:
 
 
 def test_busy_slug_is_refused_while_its_owner_lives(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path / "s.db")
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
     reserve(store, "aa")
     with pytest.raises(BerthError) as info:
         reserve(store, "aa")
@@ -65,50 +80,51 @@ def test_busy_slug_is_refused_while_its_owner_lives(tmp_path: Path) -> None:
 
 
 def _reserve_in_child(db: str) -> None:
-    reserve(SessionStore(Path(db)), "aa")
+    reserve(SessionStore(Path(db), OsProcesses()), "aa")
 
 
 def test_slug_held_by_a_dead_owner_is_stale(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
-    SessionStore(db)
+    SessionStore(db, OsProcesses())
     child = multiprocessing.get_context("fork").Process(target=_reserve_in_child, args=(str(db),))
     child.start()
     child.join()
-    store = SessionStore(db)
+    store = SessionStore(db, OsProcesses())
     with pytest.raises(StaleOperation):
         reserve(store, "aa")
     assert [op.slug for op in store.abandoned_operations()] == ["aa"]
 
 
 def test_slug_conflict_between_branches(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path / "s.db")
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
     r = reserve(store, "feat-x")
     store.finish_operation(r.operation.op_id, "done")
     with pytest.raises(BerthError) as info:
         store.reserve(
-            slug="feat-x", branch="feat/x", kind="up", max_slots=3, new_session=None, undo_for=undo_for
+            slug="feat-x",
+            branch="feat/x",
+            kind=OperationKind.UP,
+            max_slots=3,
+            new_session=None,
+            undo_for=undo_for,
         )
     assert info.value.code is ErrorCode.SLUG_CONFLICT
 
 
 def test_leases_never_collide_and_skip_taken_ports(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path / "s.db")
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
     taken = {5001}
     a = store.lease_ports(
-        "aa", "op-a", [PortRequest("web", 5001, [5001, 5009, 5017], strict=False)], taken.__contains__
+        "aa", "op-a", [PortRequest("web", 5001, [5001, 5009, 5017], strict=False)], Probe(taken)
     )
-    b = store.lease_ports(
-        "bb", "op-b", [PortRequest("web", 5009, [5009, 5017], strict=False)], lambda p: False
-    )
+    b = store.lease_ports("bb", "op-b", [PortRequest("web", 5009, [5009, 5017], strict=False)], Probe(set()))
     assert a == {"web": 5009}
     assert b == {"web": 5017}, "a port leased to another session is never handed out again"
     with pytest.raises(BerthError) as info:
-        store.lease_ports("cc", "op-c", [PortRequest("web", 5017, [5017], strict=True)], lambda p: False)
+        store.lease_ports("cc", "op-c", [PortRequest("web", 5017, [5017], strict=True)], Probe(set()))
     assert info.value.code is ErrorCode.PORT_IN_USE and "leased to session 'bb'" in info.value.message
     with pytest.raises(BerthError) as info:
-        store.lease_ports(
-            "cc", "op-c", [PortRequest("web", 5017, [5017, 5009], strict=False)], lambda p: False
-        )
+        store.lease_ports("cc", "op-c", [PortRequest("web", 5017, [5017, 5009], strict=False)], Probe(set()))
     assert info.value.code is ErrorCode.PORT_EXHAUSTED
     assert store.release_leases("aa", "op-other") == 0
     assert store.release_leases("aa", "op-a") == 1
@@ -118,6 +134,6 @@ def test_corrupt_state_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     db.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(BerthError) as info:
-        SessionStore(db).list_sessions()
+        SessionStore(db, OsProcesses()).list_sessions()
     assert info.value.code is ErrorCode.STATE_CORRUPT
     assert db.read_bytes() == b"this is not sqlite" * 100

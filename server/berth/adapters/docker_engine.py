@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from berth.errors import BerthError, ErrorCode
+from berth.domain.errors import BerthError, ErrorCode
 
 if TYPE_CHECKING:  # the SDK (with requests/urllib3) is imported on first use: host mode never pays for it
     from docker import DockerClient
@@ -52,9 +52,6 @@ class Inventory:
     containers: list[str]
     networks: list[str]
     volumes: list[str]
-
-    def empty(self) -> bool:
-        return not (self.containers or self.networks or self.volumes)
 
 
 def unavailable(what: str) -> BerthError:

@@ -7,9 +7,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from berth.config import InheritEnvEntry
-
-ENV_FILE_NAME = ".env.berth"
+from berth.domain.config import InheritEnvEntry
 
 
 def render(variables: Mapping[str, str]) -> str:

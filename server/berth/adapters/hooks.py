@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from berth.adapters.processes import wait_or_cancel
-from berth.cancel import CancelToken
-from berth.errors import BerthError, ErrorCode, OperationCancelled
+from berth.domain.cancel import CancelToken
+from berth.domain.errors import BerthError, ErrorCode, OperationCancelled
 
 _OUTPUT_TAIL_LINES = 20
 

@@ -1,4 +1,5 @@
-"""Port probing: is a port taken by a listener on this host or published by a docker container?"""
+"""Port probing: is a port taken by a listener on this host or published by a docker container?
+The arithmetic of which ports to try is in domain/ports.py."""
 
 from __future__ import annotations
 
@@ -46,34 +47,23 @@ def accepts_tcp(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> boo
         return False
 
 
-def taken_probe(docker_published: Callable[[], set[int]] | None = None) -> Callable[[int], bool]:
-    """A probe for allocation: a listener, or a docker-published host port (read once per allocation)."""
-    published: set[int] | None = None
+class HostPortProbe:
+    """PortProbe for allocation: a listener on this host, or a host port a docker container
+    publishes (docker-proxy may not show up as a listener; read once per allocation)."""
 
-    def is_taken(port: int) -> bool:
-        nonlocal published
+    def __init__(self, docker_published: Callable[[], set[int]] | None = None) -> None:
+        self._docker_published = docker_published
+        self._published: set[int] | None = None
+
+    def is_taken(self, port: int) -> bool:
         if has_listener(port):
             return True
-        if docker_published is None:
+        if self._docker_published is None:
             return False
-        if published is None:
-            published = docker_published()
-        return port in published
+        if self._published is None:
+            self._published = self._docker_published()
+        return port in self._published
 
-    return is_taken
-
-
-def nominal_port(base: int, slot: int, stride: int) -> int:
-    return min(65535, base + slot * stride)
-
-
-def candidate_ports(base: int, slot: int, stride: int, max_slots: int, search_range: int) -> list[int]:
-    """The nominal port, then nominal + i*max_slots*stride: never another slot's nominal port."""
-    nominal = nominal_port(base, slot, stride)
-    out = [nominal]
-    for i in range(1, search_range + 1):
-        port = nominal + i * max_slots * stride
-        if port > 65535:
-            break
-        out.append(port)
-    return out
+    def describe_holder(self, port: int) -> str:
+        pid = listener_pid(port)
+        return f"in use by PID {pid}" if pid else "in use (by a process or a docker container)"

@@ -15,12 +15,35 @@ from pathlib import Path
 
 import psutil
 
-from berth.cancel import CancelToken
-from berth.records import ProcessIdentity
+from berth.domain.cancel import CancelToken
+from berth.domain.envnames import MARKER_ENV
+from berth.domain.records import ProcessIdentity
 
-MARKER_ENV = "BERTH_PROCESS_MARKER"
 DEFAULT_GRACE_SECONDS = 3.0
 _POLL_SECONDS = 0.02
+
+
+def identity_of(pid: int) -> ProcessIdentity:
+    """psutil.NoSuchProcess when `pid` is gone."""
+    return ProcessIdentity(pid, psutil.Process(pid).create_time())
+
+
+def is_alive(identity: ProcessIdentity) -> bool:
+    try:
+        proc = psutil.Process(identity.pid)
+        return identity.started_at(proc.create_time()) and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return False
+
+
+class OsProcesses:
+    """This machine's process table, as the state store needs it (who owns an operation)."""
+
+    def current(self) -> ProcessIdentity:
+        return identity_of(os.getpid())
+
+    def is_alive(self, identity: ProcessIdentity) -> bool:
+        return is_alive(identity)
 
 
 @dataclass
@@ -43,7 +66,7 @@ def spawn(command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, ma
             start_new_session=True,
         )
     try:
-        identity = ProcessIdentity.of(popen.pid)
+        identity = identity_of(popen.pid)
     except psutil.NoSuchProcess:  # exited before we could read its start time
         identity = ProcessIdentity(popen.pid, 0.0)
     return SpawnedProcess(identity, popen, log_path)
@@ -84,7 +107,7 @@ def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]
     for proc in psutil.process_iter(["pid", "create_time"]):
         try:
             leader = by_pgid.get(os.getpgid(proc.pid))
-            in_group = leader is not None and proc.info["create_time"] + 0.01 >= leader.start_time
+            in_group = leader is not None and leader.started_no_earlier_than_me(proc.info["create_time"])
             if not in_group and (not wanted or proc.environ().get(MARKER_ENV) not in wanted):
                 continue
             if proc.status() != psutil.STATUS_ZOMBIE:

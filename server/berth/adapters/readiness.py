@@ -11,9 +11,10 @@ from pathlib import Path
 
 from berth.adapters import ports
 from berth.adapters.processes import SpawnedProcess, tail
-from berth.cancel import CancelToken
-from berth.config import ReadyProbe
-from berth.errors import BerthError, ErrorCode
+from berth.domain.cancel import CancelToken
+from berth.domain.config import ReadyProbe
+from berth.domain.envnames import port_env_name
+from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 
 _POLL_SECONDS = 0.01
 
@@ -63,6 +64,9 @@ def wait_ready(
                 f"service {service!r} exited with status {code} during start-up; last log lines:\n"
                 f"{tail(process.log_path) or '(no output)'}",
                 f"fix its command in berth.toml; full log: {process.log_path}",
+                remedies=(
+                    Remedy(RemedyAction.SHOW_LOG, {"path": str(process.log_path), "service": service}),
+                ),
                 service=service,
                 exit_code=code,
             )
@@ -73,8 +77,11 @@ def wait_ready(
                 ErrorCode.SERVICE_NOT_READY,
                 f"service {service!r} was not ready on port {port} after {probe.timeout:g}s "
                 f"({probe.type} probe); last log lines:\n{tail(process.log_path) or '(no output)'}",
-                f"make it listen on $PORT / ${'{'}BERTH_{service.upper()}_PORT{'}'} or raise ready.timeout; "
+                f"make it listen on $PORT / ${{{port_env_name(service)}}} or raise ready.timeout; "
                 f"full log: {process.log_path}",
+                remedies=(
+                    Remedy(RemedyAction.SHOW_LOG, {"path": str(process.log_path), "service": service}),
+                ),
                 service=service,
             )
         cancel.wait(_POLL_SECONDS)

@@ -1,1 +1,2 @@
-"""Bring-up and teardown as step lists, one module per mode."""
+"""Bring-up and teardown as step lists. `registry` maps each mode to its family object; `host/`
+runs native services, `compose/` drives a compose project; `container` and `hybrid` combine them."""

@@ -1,52 +1,40 @@
-"""Which step lists each mode runs, and what it checks before anything is created."""
+"""Which family object runs each mode. Adding a mode: a module with its family, one line here.
+
+The docker modes are imported when first used: their adapters (docker SDK, PyYAML) cost host mode
+nothing."""
 
 from __future__ import annotations
 
-from berth.bringup import Step
-from berth.config import BerthConfig, Mode
-from berth.errors import BerthError, ErrorCode
-from berth.modes import host
-from berth.teardown import HOST_DOWN_STEPS, DownStep
+from collections.abc import Callable
 
-# The docker modes are imported when used: their adapters (docker SDK, PyYAML) cost host mode nothing.
+from berth.domain.config import Mode
+from berth.modes.protocol import SessionMode
 
 
-def up_steps(mode: Mode) -> list[Step]:
-    if mode is Mode.HOST:
-        return host.UP_STEPS
-    if mode is Mode.CONTAINER:
-        from berth.modes import container
+def _host() -> SessionMode:
+    from berth.modes.host import HOST
 
-        return container.UP_STEPS
-    from berth.modes import hybrid
-
-    return hybrid.UP_STEPS
+    return HOST
 
 
-def down_steps(recorded_mode: str) -> list[DownStep]:
-    """Teardown follows the mode the session was brought up in, whatever berth.toml says now."""
-    try:
-        mode = Mode(recorded_mode)
-    except ValueError as exc:
-        raise BerthError(
-            ErrorCode.STATE_CORRUPT,
-            f"the session was recorded with an unknown mode {recorded_mode!r}",
-            "upgrade berth, or remove the session's resources by hand and its row from .berth/state.db",
-        ) from exc
-    if mode is Mode.HOST:
-        return HOST_DOWN_STEPS
-    if mode is Mode.CONTAINER:
-        from berth.modes import container
+def _container() -> SessionMode:
+    from berth.modes.container import CONTAINER
 
-        return container.DOWN_STEPS
-    from berth.modes import hybrid
-
-    return hybrid.DOWN_STEPS
+    return CONTAINER
 
 
-def preflight(config: BerthConfig) -> None:
-    """Checks that must pass before a reservation: a docker mode needs an engine and compose v2."""
-    if config.mode is not Mode.HOST:
-        from berth import docker_steps
+def _hybrid() -> SessionMode:
+    from berth.modes.hybrid import HYBRID
 
-        docker_steps.preflight(config)
+    return HYBRID
+
+
+_FAMILIES: dict[Mode, Callable[[], SessionMode]] = {
+    Mode.HOST: _host,
+    Mode.CONTAINER: _container,
+    Mode.HYBRID: _hybrid,
+}
+
+
+def mode_family(mode: Mode) -> SessionMode:
+    return _FAMILIES[mode]()

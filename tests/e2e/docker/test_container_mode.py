@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from berth.adapters import docker_engine
-from berth.bringup import UpRequest
-from berth.engine import DownRequest, Engine
-from berth.errors import BerthError, ErrorCode
-from berth.events import RecordingSink
-from berth.models import ServiceState, SessionStatus
-from berth.workspace import Workspace
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.events import RecordingSink
+from berth.domain.models import ServiceState, SessionStatus
+from berth.lifecycle.engine import DownRequest, Engine
+from berth.lifecycle.workspace import Workspace
+from berth.modes.context import UpRequest
 from conftest import RepoFactory
 from e2e.docker.docker_world import (
     berth_toml,

@@ -15,12 +15,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from berth.bringup import UpRequest
-from berth.cancel import CancelToken
-from berth.engine import DownRequest, Engine
-from berth.errors import BerthError, ErrorCode, OperationCancelled
-from berth.models import ServiceState, SessionStatus
-from berth.workspace import Workspace
+from berth.domain.cancel import CancelToken
+from berth.domain.errors import BerthError, ErrorCode, OperationCancelled
+from berth.domain.models import ServiceState, SessionStatus
+from berth.lifecycle.engine import DownRequest, Engine
+from berth.lifecycle.workspace import Workspace
+from berth.modes.context import UpRequest
 from conftest import BERTH, RepoFactory
 from e2e.docker.docker_world import (
     IMAGE,

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import register_lsp_features
 
-from berth.rpc.glue import converter_factory
+from berth.frontends.rpc.glue import converter_factory
 from conftest import RepoFactory
 from e2e.host_config import host_toml
 

@@ -1,0 +1,114 @@
+"""Shapes Berth hands to its clients (CLI `--json`, JSON-RPC results). camelCase on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from berth.domain.config import Mode
+from berth.domain.errors import RemedyAction
+from berth.domain.undo import UndoState
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def to_wire(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class SessionStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    STOPPED = "stopped"
+
+
+class ServiceState(StrEnum):
+    RUNNING = "running"
+    STARTING = "starting"
+    EXITED = "exited"
+    WRONG_OWNER = "wrong-owner"
+    STOPPED = "stopped"
+    UNMANAGED = "unmanaged"
+    UNKNOWN = "unknown"
+
+
+class ServiceView(WireModel):
+    name: str
+    kind: Literal["native", "docker"]
+    port: int | None = None
+    state: ServiceState
+    pid: int | None = None
+    actual_ports: list[int] | None = Field(
+        default=None, description="Ports the service's processes really listen on (status only)."
+    )
+    health: Literal["healthy", "unhealthy", "starting"] | None = Field(
+        default=None, description="A docker service's healthcheck result, if it has one (status only)."
+    )
+    container: str | None = Field(default=None, description="A docker service's container name.")
+    log_path: str | None = Field(default=None, description="Where a native service's output goes.")
+    detail: str | None = None
+
+
+class SessionView(WireModel):
+    slug: str
+    branch: str
+    mode: Mode
+    slot: int
+    status: SessionStatus
+    worktree_path: str
+    env_file: str
+    ports: dict[str, int]
+    services: list[ServiceView]
+    started_at: datetime
+    busy: bool = Field(default=False, description="An operation on this session is in flight.")
+    uncommitted_changes: list[str] | None = Field(
+        default=None,
+        description="The user's uncommitted changes in the worktree (status of one session only): a "
+        "full down keeps a worktree that has any, unless forced.",
+    )
+
+
+class ResourceRef(WireModel):
+    kind: str
+    name: str
+
+
+class RemedyView(WireModel):
+    action: RemedyAction
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class KeptResource(WireModel):
+    kind: str
+    name: str
+    reason: str
+    remedies: list[RemedyView] | None = Field(
+        default=None, description="What the user can do to remove it anyway (e.g. forceDown)."
+    )
+
+
+class TeardownReceipt(WireModel):
+    slug: str
+    removed: list[ResourceRef]
+    kept: list[KeptResource]
+    warnings: list[str] = Field(default_factory=list)
+    status: Literal["removed", "stopped"] = "removed"
+
+
+class UndoOutcome(WireModel):
+    op_id: str
+    slug: str
+    step: str
+    state: Literal[UndoState.UNDONE, UndoState.FAILED]
+    detail: str | None = None
+
+
+class RecoveryReport(WireModel):
+    operations: list[str] = Field(description="Operation ids whose leftovers were replayed.")
+    undone: list[UndoOutcome]
+    remaining: int = Field(description="Undo steps that still failed and stay in the journal.")

@@ -1,0 +1,75 @@
+"""Port arithmetic: a slot's nominal port, the alternatives searched, and what one allocation asks
+for. Probing the host is an adapter's job (adapters/ports.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_PORT = 65535
+
+
+class PortProbe(Protocol):
+    def is_taken(self, port: int) -> bool: ...
+    def describe_holder(self, port: int) -> str:
+        """`in use by PID 123`, or what is known about who holds it."""
+        ...
+
+
+@dataclass(frozen=True)
+class PortRequest:
+    service: str
+    nominal: int
+    candidates: Sequence[int]
+    strict: bool
+    fixed: bool = False
+
+
+def nominal_port(base: int, slot: int, stride: int) -> int:
+    return min(MAX_PORT, base + slot * stride)
+
+
+def candidate_ports(base: int, slot: int, stride: int, max_slots: int, search_range: int) -> list[int]:
+    """The nominal port, then nominal + i*max_slots*stride: never another slot's nominal port."""
+    nominal = nominal_port(base, slot, stride)
+    out = [nominal]
+    for i in range(1, search_range + 1):
+        port = nominal + i * max_slots * stride
+        if port > MAX_PORT:
+            break
+        out.append(port)
+    return out
+
+
+@dataclass(frozen=True)
+class PortPolicy:
+    slot: int
+    stride: int
+    max_slots: int
+    search_range: int
+    strict: bool
+
+
+def port_request(
+    name: str, base: int, policy: PortPolicy, *, override: int | None, recorded: int | None
+) -> PortRequest:
+    """A fixed override, else the port a resumed session already has (while free), else the slot's."""
+    candidates = candidate_ports(base, policy.slot, policy.stride, policy.max_slots, policy.search_range)
+    if override is not None:
+        return PortRequest(name, override, [override], strict=True, fixed=True)
+    if recorded is not None:
+        return PortRequest(name, recorded, [recorded, *candidates], strict=False)
+    return PortRequest(name, candidates[0], candidates, strict=policy.strict)
+
+
+def port_requests(
+    bases: Mapping[str, int],
+    policy: PortPolicy,
+    overrides: Mapping[str, int],
+    recorded: Mapping[str, int],
+) -> list[PortRequest]:
+    return [
+        port_request(name, base, policy, override=overrides.get(name), recorded=recorded.get(name))
+        for name, base in bases.items()
+    ]

@@ -1,0 +1,1 @@
+"""`berth` on the command line."""

@@ -1,0 +1,231 @@
+"""`berth` command line: a thin glue over the engine, with `--json` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from berth import __version__
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.models import ServiceState
+from berth.frontends.cli.init import write_starter
+from berth.frontends.cli.render import (
+    ConsoleSink,
+    print_error,
+    print_receipt,
+    print_recovery,
+    print_session,
+    sessions_table,
+)
+from berth.lifecycle.engine import DownRequest, Engine, UpRequest
+from berth.lifecycle.workspace import Workspace
+
+EXIT_ERROR = 1
+EXIT_UNHEALTHY = 3
+EXIT_INTERRUPTED = 130
+
+
+def _port_override(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=PORT, got {text!r}")
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r} in {text!r}: must be a number 1-65535")
+    return name, int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description="One isolated dev environment per git branch.")
+    parser.add_argument("--version", action="version", version=f"berth {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--root", type=Path, default=None, help="repository (default: the one containing cwd)"
+    )
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", parents=[common], help="write a starter berth.toml")
+    p.add_argument("--force", action="store_true", help="overwrite an existing berth.toml")
+
+    p = sub.add_parser("up", parents=[common], help="bring a branch's session up (or resume it)")
+    p.add_argument("branch")
+    p.add_argument("--reuse-worktree", action="store_true", help="use the branch's existing worktree")
+    p.add_argument(
+        "--port",
+        action="append",
+        type=_port_override,
+        default=[],
+        metavar="NAME=PORT",
+        help="use this port for a service (no probing)",
+    )
+    p.add_argument(
+        "--services",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=None,
+        metavar="A,B",
+        help="start only these native services",
+    )
+
+    p = sub.add_parser("down", parents=[common], help="tear a session down")
+    p.add_argument("slug", help="session slug (or its branch name)")
+    p.add_argument("--keep-worktree", action="store_true", help="stop services, keep worktree and slot")
+    p.add_argument("--keep-volumes", action="store_true", help="keep docker volumes")
+    p.add_argument("--force", action="store_true", help="remove the worktree even with uncommitted changes")
+
+    p = sub.add_parser("status", parents=[common], help="live health of sessions")
+    p.add_argument("slug", nargs="?")
+
+    sub.add_parser("ls", parents=[common], help="list sessions (from the state file; cheap)")
+    sub.add_parser("recover", parents=[common], help="roll back what crashed operations left behind")
+
+    p = sub.add_parser("serve", help="run the JSON-RPC (LSP-style) server")
+    transport = p.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="serve one client on stdin/stdout (the default)"
+    )
+    transport.add_argument("--tcp", metavar="HOST:PORT", default=None, help="listen on TCP (loopback only)")
+    p.add_argument("--token-file", type=Path, default=None, help="where the TCP auth token is written")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        return _COMMANDS[args.command](args, out, err)
+    except BerthError as exc:
+        _print_error(args, out, err, exc)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _print_error(
+            args,
+            out,
+            err,
+            BerthError(
+                ErrorCode.CANCELLED,
+                "interrupted; what this command created was rolled back",
+                "run the command again when ready",
+            ),
+        )
+        return EXIT_INTERRUPTED
+
+
+def _print_error(args: argparse.Namespace, out: Console, err: Console, exc: BerthError) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": exc.to_dict()}, indent=2))
+    else:
+        print_error(err, exc, root=getattr(args, "root", None))
+
+
+def _emit(data: Any) -> None:
+    try:
+        print(json.dumps(data, indent=2, default=str), flush=True)
+    except BrokenPipeError:  # `berth ls --json | head` is fine
+        sys.stderr.close()
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    return Engine(Workspace.discover(args.root or Path.cwd()))
+
+
+def _cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
+    ws = Workspace.discover(args.root or Path.cwd())
+    path, mode = write_starter(ws.root, force=args.force)
+    if args.json:
+        _emit({"configFile": str(path), "mode": mode.value})
+    else:
+        out.print(f"Wrote {path} (mode {mode.value}) and added .berth/ to .gitignore.", markup=False)
+        out.print("Next: add [[services]], then `berth up <branch>`.", markup=False)
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
+    engine = _engine(args)
+    request = UpRequest(
+        branch=args.branch, reuse_worktree=args.reuse_worktree, ports=dict(args.port), services=args.services
+    )
+    with ConsoleSink(err, quiet=args.json) as sink:
+        session = engine.up(request, events=sink)
+    if args.json:
+        _emit(session.to_wire())
+    else:
+        print_session(out, session)
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
+    engine = _engine(args)
+    request = DownRequest(
+        slug=args.slug, keep_worktree=args.keep_worktree, keep_volumes=args.keep_volumes, force=args.force
+    )
+    with ConsoleSink(err, quiet=args.json) as sink:
+        receipt = engine.down(request, events=sink)
+    if args.json:
+        _emit(receipt.to_wire())
+    else:
+        print_receipt(out, receipt)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
+    sessions = _engine(args).status(args.slug)
+    unhealthy = any(
+        s.state in (ServiceState.EXITED, ServiceState.WRONG_OWNER) for x in sessions for s in x.services
+    )
+    if args.json:
+        _emit({"sessions": [s.to_wire() for s in sessions]})
+    elif not sessions:
+        out.print("No sessions. Start one with `berth up <branch>`.", markup=False)
+    else:
+        for session in sessions:
+            print_session(out, session)
+    return EXIT_UNHEALTHY if unhealthy else 0
+
+
+def _cmd_ls(args: argparse.Namespace, out: Console, err: Console) -> int:
+    sessions = _engine(args).list_sessions()
+    if args.json:
+        _emit({"sessions": [s.to_wire() for s in sessions]})
+    elif not sessions:
+        out.print("No sessions. Start one with `berth up <branch>`.", markup=False)
+    else:
+        out.print(sessions_table(sessions, live=False))
+    return 0
+
+
+def _cmd_recover(args: argparse.Namespace, out: Console, err: Console) -> int:
+    with ConsoleSink(err, quiet=args.json) as sink:
+        report = _engine(args).recover(sink)
+    if args.json:
+        _emit(report.to_wire())
+    else:
+        print_recovery(out, report)
+    return EXIT_ERROR if report.remaining else 0
+
+
+def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.frontends.rpc.main import serve
+
+    return serve(tcp=args.tcp, token_file=args.token_file)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
+    "init": _cmd_init,
+    "up": _cmd_up,
+    "down": _cmd_down,
+    "status": _cmd_status,
+    "ls": _cmd_ls,
+    "recover": _cmd_recover,
+    "serve": _cmd_serve,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The wire protocol: every method's params and result, every notification, every error code.
+
+These pydantic models are the single source of truth; `protocol/berth-protocol.json` is generated
+from them (`python -m berth.frontends.rpc.schema --write`) and a test fails when it is stale."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from berth.domain.errors import ErrorCode
+from berth.domain.models import (
+    RecoveryReport,
+    RemedyView,
+    SessionStatus,
+    SessionView,
+    TeardownReceipt,
+    WireModel,
+)
+from berth.domain.slug import SLUG_RULE
+from berth.domain.undo import UndoState
+
+PROTOCOL_VERSION = 2
+
+
+class _Params(WireModel):
+    root: str | None = Field(
+        default=None,
+        description="Repository root (path or file:// URI). Default: the first workspace folder from initialize.",
+    )
+
+
+class UpParams(_Params):
+    branch: str = Field(description="Branch to bring up; its slug names the session.")
+    reuse_worktree: bool = Field(
+        default=False, description="Use the branch's existing worktree instead of creating one."
+    )
+    ports: dict[str, int] = Field(
+        default_factory=dict, description="Fixed ports per service name (no probing)."
+    )
+    services: list[str] | None = Field(
+        default=None, description="Start only these native services (default: all)."
+    )
+    work_done_token: str | int | None = Field(default=None, description="LSP work-done progress token.")
+
+
+class DownParams(_Params):
+    slug: str = Field(description="Session slug (or its branch name).")
+    keep_worktree: bool = Field(default=False, description="Stop services but keep the worktree and slot.")
+    keep_volumes: bool = Field(default=False, description="Keep docker volumes.")
+    force: bool = Field(default=False, description="Remove the worktree even if it has uncommitted changes.")
+    work_done_token: str | int | None = Field(default=None, description="LSP work-done progress token.")
+
+
+class StatusParams(_Params):
+    slug: str | None = Field(
+        default=None,
+        description="One session (default: all); with a slug the result also lists the user's "
+        "uncommitted changes in its worktree.",
+    )
+
+
+class ListParams(_Params):
+    pass
+
+
+class RecoverParams(_Params):
+    pass
+
+
+class CheckBranchParams(WireModel):
+    branch: str = Field(description="A branch name a user is typing.")
+
+
+class BranchCheck(WireModel):
+    branch: str
+    valid: bool
+    slug: str | None = Field(default=None, description="The session slug the branch would get.")
+    problem: str | None = Field(default=None, description="Which naming rule it breaks.")
+
+
+class SessionsResult(WireModel):
+    sessions: list[SessionView]
+
+
+class RollbackNotification(WireModel):
+    slug: str
+    op_id: str
+    step: str = Field(description="What the undo step does, e.g. 'remove worktree /path'.")
+    kind: str = Field(description="Undo kind, e.g. remove_worktree.")
+    state: UndoState
+    detail: str | None = None
+
+
+class SessionChangedNotification(WireModel):
+    slug: str
+    status: SessionStatus | Literal["removed"]
+    session: SessionView | None = None
+
+
+class ErrorData(WireModel):
+    code: ErrorCode
+    hint: str
+    remedies: list[RemedyView] | None = Field(
+        default=None, description="What the user can do, as actions a client can offer (a button)."
+    )
+    details: dict[str, object] | None = None
+
+
+METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+    "berth/up": (UpParams, SessionView),
+    "berth/down": (DownParams, TeardownReceipt),
+    "berth/status": (StatusParams, SessionsResult),
+    "berth/list": (ListParams, SessionsResult),
+    "berth/recover": (RecoverParams, RecoveryReport),
+    "berth/checkBranch": (CheckBranchParams, BranchCheck),
+}
+
+NOTIFICATIONS: dict[str, type[WireModel]] = {
+    "berth/rollback": RollbackNotification,
+    "berth/sessionChanged": SessionChangedNotification,
+}
+
+# Stable numbers outside JSON-RPC's and LSP's reserved ranges; never renumber, only append.
+ERROR_NUMBERS: dict[ErrorCode, int] = {
+    ErrorCode.CONFIG_MISSING: 1001,
+    ErrorCode.CONFIG_INVALID: 1002,
+    ErrorCode.NOT_A_GIT_REPO: 1003,
+    ErrorCode.ROOT_INVALID: 1004,
+    ErrorCode.INVALID_BRANCH: 1005,
+    ErrorCode.INVALID_SLUG: 1006,
+    ErrorCode.INVALID_ARGUMENT: 1007,
+    ErrorCode.UNKNOWN_SERVICE: 1008,
+    ErrorCode.SLUG_CONFLICT: 1009,
+    ErrorCode.SLOTS_EXHAUSTED: 1010,
+    ErrorCode.PORT_IN_USE: 1011,
+    ErrorCode.PORT_EXHAUSTED: 1012,
+    ErrorCode.HOOK_FAILED: 1013,
+    ErrorCode.SPAWN_FAILED: 1014,
+    ErrorCode.SERVICE_NOT_READY: 1015,
+    ErrorCode.WORKTREE_FAILED: 1016,
+    ErrorCode.WORKTREE_NOT_FOUND: 1017,
+    ErrorCode.WORKTREE_EXISTS: 1018,
+    ErrorCode.SESSION_NOT_FOUND: 1019,
+    ErrorCode.SESSION_BUSY: 1020,
+    ErrorCode.STATE_CORRUPT: 1021,
+    ErrorCode.CANCELLED: 1022,
+    # 1023 was ROLLBACK_INCOMPLETE (never raised; a failed rollback is in details.rollback): not reused
+    ErrorCode.DOCKER_UNAVAILABLE: 1024,
+    ErrorCode.COMPOSE_UNAVAILABLE: 1025,
+    ErrorCode.COMPOSE_FAILED: 1026,
+    ErrorCode.COMPOSE_FILE_INVALID: 1027,
+    ErrorCode.AUTH_FAILED: 1028,
+    ErrorCode.CONFIG_EXISTS: 1029,
+    ErrorCode.MODE_MISMATCH: 1030,
+    ErrorCode.PROJECT_CONFLICT: 1031,
+    ErrorCode.CONNECTION_CLOSING: 1032,
+    ErrorCode.INTERNAL: 1099,
+}
+
+
+def capabilities() -> dict[str, Any]:
+    """`capabilities.experimental.berth` of the initialize result."""
+    return {
+        "protocolVersion": PROTOCOL_VERSION,
+        "methods": sorted(METHODS),
+        "notifications": sorted(NOTIFICATIONS),
+        "slugRule": SLUG_RULE,
+    }

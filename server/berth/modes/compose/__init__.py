@@ -1,0 +1,1 @@
+"""A session's compose project: plan (which services and ports), up, down, undo, views."""

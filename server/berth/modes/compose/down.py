@@ -1,0 +1,92 @@
+"""Teardown step for a session's compose project: every group taken down newest first (the
+procedure in compose/undo.py), the overlays removed, and the receipt lists exactly what the engine
+says went and what stayed."""
+
+from __future__ import annotations
+
+import os
+
+from berth.adapters import compose_cli, docker_engine
+from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
+from berth.domain.models import KeptResource, ResourceRef, SessionStatus
+from berth.modes.compose.project import ComposeGroup, ComposeRecord, compose_record
+from berth.modes.compose.undo import Sweep, run_compose_down
+from berth.modes.context import TearDown
+
+
+def stop_containers(td: TearDown) -> None:
+    """compose down every group (newest first), remove what still carries the session's labels, and
+    verify with the engine; volumes stay on a stop (keep worktree) or when asked to keep them."""
+    record = compose_record(td.session)
+    if record is None:
+        return
+    td.services_stopped = False
+    keep_volumes = td.request.keep_volumes or td.request.keep_worktree
+    try:
+        cli: compose_cli.ComposeCli | None = compose_cli.find_compose()
+    except BerthError as exc:
+        cli = None
+        td.warn(f"{exc.message}; removing the session's containers through the engine instead")
+    sweep = Sweep(selector=record.selector)
+    with docker_engine.connect() as client:
+        before = docker_engine.inventory(client, record.selector)
+        if cli is not None and td.session.status is not SessionStatus.STOPPED:
+            for group in reversed(record.groups):
+                _compose_down(td, cli, record, group, keep_volumes=keep_volumes)
+        sweep.run(client, remove_volumes=not keep_volumes)
+        after = docker_engine.inventory(client, record.selector)
+    for group in record.groups:
+        overlay_path = group.files[-1]
+        if overlay_path.exists():
+            overlay_path.unlink()
+            td.removed.append(ResourceRef(kind="overlay", name=str(overlay_path)))
+    for kind, was, now in (
+        ("container", before.containers, after.containers),
+        ("network", before.networks, after.networks),
+        ("volume", before.volumes, after.volumes),
+    ):
+        td.removed.extend(ResourceRef(kind=kind, name=name) for name in was if name not in now)
+    if keep_volumes:
+        reason = (
+            "keeping volumes was asked for"
+            if td.request.keep_volumes
+            else "the session is only stopped (worktree kept); a full down removes them"
+        )
+        td.kept.extend(KeptResource(kind="volume", name=name, reason=reason) for name in after.volumes)
+    left = after.containers + after.networks + ([] if keep_volumes else after.volumes)
+    if left:
+        raise BerthError(
+            ErrorCode.COMPOSE_FAILED,
+            f"these resources of compose project {record.project} are still there after teardown: "
+            + ", ".join(left),
+            "remove them with `docker rm -f` / `docker network rm` / `docker volume rm`, then take the "
+            "session down again",
+            remedies=(Remedy(RemedyAction.DOWN, {"slug": td.session.slug}),),
+            remaining=left,
+        )
+    td.services_stopped = True
+
+
+def _compose_down(
+    td: TearDown,
+    cli: compose_cli.ComposeCli,
+    record: ComposeRecord,
+    group: ComposeGroup,
+    *,
+    keep_volumes: bool,
+) -> None:
+    if not all(f.is_file() for f in group.files):
+        td.warn(f"{group.compose} or its overlay is gone; removing the containers through the engine")
+        return
+    result = run_compose_down(
+        cli,
+        record.project,
+        group.files,
+        remove_volumes=not keep_volumes,
+        env=td.process_env() if td.worktree.is_dir() else dict(os.environ),
+        cancel=td.cancel,
+        on_line=lambda line: td.log(line, source="compose"),
+    )
+    if result.returncode != 0:
+        tail = "; ".join(result.errors[-3:] or result.output[-3:])
+        td.warn(f"docker compose down of {group.compose} failed ({tail}); removing what is left directly")

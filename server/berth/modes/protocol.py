@@ -1,0 +1,36 @@
+"""What a mode is: its checks before anything is created, its bring-up and teardown step lists,
+whether a re-up of a whole session has anything to do, and how its services look to clients."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from berth.adapters.process_table import HostSnapshot
+from berth.domain.config import BerthConfig, Mode
+from berth.domain.models import ServiceView
+from berth.domain.records import SessionRecord
+from berth.modes.context import BringUp, DownStep, Step
+
+
+class SessionMode(Protocol):
+    @property
+    def mode(self) -> Mode: ...
+
+    @property
+    def up_steps(self) -> Sequence[Step]: ...
+
+    @property
+    def down_steps(self) -> Sequence[DownStep]: ...
+
+    def preflight(self, config: BerthConfig) -> None:
+        """Raise a BerthError before anything is reserved or created (e.g. no Docker engine)."""
+        ...
+
+    def has_work(self, ctx: BringUp) -> bool:
+        """Whether a re-up of an active session has a service to (re)start."""
+        ...
+
+    def service_views(self, record: SessionRecord, host: HostSnapshot | None) -> list[ServiceView]:
+        """One view per service; live (asking the host and engine) when `host` is given."""
+        ...

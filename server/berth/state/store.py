@@ -1,0 +1,494 @@
+"""The one SQLite state file: sessions, port leases, operations and their undo journal.
+
+Every method is one short transaction. Allocation uses BEGIN IMMEDIATE so two processes never get the
+same slot or port, and no transaction is ever held across a slow step.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction, session_not_found
+from berth.domain.ports import PortProbe, PortRequest
+from berth.domain.records import (
+    JournalEntry,
+    JournalState,
+    OperationKind,
+    OperationRecord,
+    OperationStatus,
+    ProcessIdentity,
+    SessionRecord,
+    utcnow,
+)
+from berth.domain.undo import UndoStep
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    slug TEXT PRIMARY KEY,
+    slot INTEGER NOT NULL UNIQUE,
+    op_id TEXT,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    port INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL,
+    service TEXT NOT NULL,
+    op_id TEXT
+);
+CREATE TABLE IF NOT EXISTS operations (
+    op_id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    owner_pid INTEGER NOT NULL,
+    owner_start REAL NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    args TEXT NOT NULL,
+    description TEXT NOT NULL,
+    state TEXT NOT NULL,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_by_op ON journal(op_id, id);
+CREATE TABLE IF NOT EXISTS revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO revision VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS bump_on_insert AFTER INSERT ON sessions
+    BEGIN UPDATE revision SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS bump_on_update AFTER UPDATE ON sessions
+    BEGIN UPDATE revision SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS bump_on_delete AFTER DELETE ON sessions
+    BEGIN UPDATE revision SET value = value + 1; END;
+"""
+
+
+class ProcessLiveness(Protocol):
+    """Who is this process, and is an operation's owner still alive (adapters/processes.py)."""
+
+    def current(self) -> ProcessIdentity: ...
+    def is_alive(self, identity: ProcessIdentity) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Reservation:
+    session: SessionRecord
+    previous: SessionRecord | None
+    operation: OperationRecord
+    first_undo: tuple[int, UndoStep]
+    """Journalled in the same transaction as the claim, so a crash right after it is recoverable."""
+
+
+UndoFor = Callable[[SessionRecord | None, str], UndoStep]
+
+
+class StaleOperation(Exception):
+    """The slug is held by an operation whose owner process died; recover it, then retry."""
+
+    def __init__(self, op_id: str) -> None:
+        super().__init__(op_id)
+        self.op_id = op_id
+
+
+class SessionStore:
+    def __init__(self, path: Path, processes: ProcessLiveness) -> None:
+        self.path = path
+        self.processes = processes
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._guard_corruption():
+            conn = self._conn()
+            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def _guard_corruption(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise BerthError(
+                    ErrorCode.SESSION_BUSY,
+                    f"the state database {self.path} stayed locked for 10 s",
+                    "another berth process is writing; retry in a moment",
+                ) from exc
+            raise BerthError(
+                ErrorCode.STATE_CORRUPT,
+                f"the state database {self.path} cannot be used: {exc}",
+                "move it aside (it is not modified) and recover, or restore it from a backup",
+                remedies=(Remedy(RemedyAction.RECOVER),),
+            ) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._guard_corruption():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._guard_corruption():
+            yield self._conn()
+
+    # -- sessions -------------------------------------------------------------------------------
+    def _load(self, body: str) -> SessionRecord:
+        try:
+            return SessionRecord.model_validate_json(body)
+        except ValidationError as exc:
+            raise BerthError(
+                ErrorCode.STATE_CORRUPT,
+                f"a session in {self.path} cannot be read (a newer berth wrote it, or it was edited): "
+                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                "upgrade berth, or move the state file aside and remove the session's resources by hand",
+            ) from exc
+
+    def get_session(self, slug: str) -> SessionRecord | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT body FROM sessions WHERE slug = ?", (slug,)).fetchone()
+        return self._load(row[0]) if row else None
+
+    def list_sessions(self) -> list[SessionRecord]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT body FROM sessions ORDER BY slot").fetchall()
+        return [self._load(r[0]) for r in rows]
+
+    def revision(self) -> int:
+        with self._read() as conn:
+            value: int = conn.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
+        return value
+
+    def reserve(
+        self,
+        *,
+        slug: str,
+        branch: str,
+        kind: OperationKind,
+        max_slots: int,
+        new_session: Callable[[int], SessionRecord] | None,
+        undo_for: UndoFor,
+    ) -> Reservation:
+        """Claim the slug for one operation: a new pending session with the first free slot, or the
+        existing session (resume/down). Refuses a slug busy with a live operation."""
+        owner = self.processes.current()
+        op = OperationRecord(
+            op_id=f"{kind}-{uuid.uuid4().hex[:12]}",
+            slug=slug,
+            kind=kind,
+            owner_pid=owner.pid,
+            owner_start=owner.start_time,
+            status=OperationStatus.RUNNING,
+            started_at=utcnow(),
+        )
+        with self._write() as conn:
+            row = conn.execute("SELECT body FROM sessions WHERE slug = ?", (slug,)).fetchone()
+            previous = self._load(row[0]) if row else None
+            if previous is not None and previous.op_id is not None:
+                holder = self._operation(conn, previous.op_id)
+                if holder is not None and self._in_flight(holder):
+                    raise BerthError(
+                        ErrorCode.SESSION_BUSY,
+                        f"session {slug!r} has a {holder.kind} operation in flight ({holder.op_id}, "
+                        f"pid {holder.owner_pid})",
+                        "wait for it to finish, then retry",
+                        op_id=holder.op_id,
+                    )
+                if holder is not None:
+                    raise StaleOperation(holder.op_id)
+            if previous is not None:
+                if previous.branch != branch:
+                    raise BerthError(
+                        ErrorCode.SLUG_CONFLICT,
+                        f"slug {slug!r} is already used by branch {previous.branch!r} "
+                        f"(requested branch {branch!r})",
+                        "take that session down first, or pick another branch name",
+                        remedies=(Remedy(RemedyAction.DOWN, {"slug": slug}),),
+                    )
+                session = previous.model_copy(update={"op_id": op.op_id, "updated_at": utcnow()})
+            elif new_session is None:
+                raise session_not_found(slug)
+            else:
+                session = new_session(self._free_slot(conn, max_slots)).model_copy(update={"op_id": op.op_id})
+            self._put(conn, session)
+            conn.execute(
+                "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (op.op_id, slug, kind, op.owner_pid, op.owner_start, op.status, op.started_at.isoformat()),
+            )
+            undo = undo_for(previous, op.op_id)
+            cur = conn.execute(
+                "INSERT INTO journal (op_id, kind, args, description, state) VALUES (?, ?, ?, ?, ?)",
+                (
+                    op.op_id,
+                    undo.kind,
+                    json.dumps(dict(undo.args), sort_keys=True),
+                    undo.description,
+                    JournalState.DONE,
+                ),
+            )
+            assert cur.lastrowid is not None
+        return Reservation(session=session, previous=previous, operation=op, first_undo=(cur.lastrowid, undo))
+
+    def reserve_existing(self, slug: str, kind: OperationKind, undo_for: UndoFor) -> Reservation:
+        existing = self.get_session(slug)
+        if existing is None:
+            raise session_not_found(slug)
+        return self.reserve(
+            slug=slug, branch=existing.branch, kind=kind, max_slots=0, new_session=None, undo_for=undo_for
+        )
+
+    @staticmethod
+    def _free_slot(conn: sqlite3.Connection, max_slots: int) -> int:
+        used = {r[0] for r in conn.execute("SELECT slot FROM sessions")}
+        for slot in range(1, max_slots + 1):
+            if slot not in used:
+                return slot
+        raise BerthError(
+            ErrorCode.SLOTS_EXHAUSTED,
+            f"all {max_slots} slots are in use",
+            "take a session down to free one, or raise max_slots in berth.toml",
+            remedies=(
+                Remedy(RemedyAction.LIST_SESSIONS),
+                Remedy(RemedyAction.EDIT_CONFIG, {"key": "max_slots"}),
+            ),
+        )
+
+    @staticmethod
+    def _put(conn: sqlite3.Connection, session: SessionRecord) -> None:
+        conn.execute(
+            "INSERT INTO sessions (slug, slot, op_id, body) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(slug) DO UPDATE SET slot = excluded.slot, op_id = excluded.op_id, body = excluded.body",
+            (session.slug, session.slot, session.op_id, session.model_dump_json()),
+        )
+
+    def save_session(self, session: SessionRecord, *, op_id: str | None) -> bool:
+        """Write the session if `op_id` still owns it (None: only if nobody does). False if lost."""
+        with self._write() as conn:
+            row = conn.execute("SELECT op_id FROM sessions WHERE slug = ?", (session.slug,)).fetchone()
+            if row is not None and row[0] != op_id:
+                return False
+            self._put(conn, session.model_copy(update={"updated_at": utcnow()}))
+        return True
+
+    def delete_session(self, slug: str, *, op_id: str | None) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("DELETE FROM sessions WHERE slug = ? AND op_id IS ?", (slug, op_id))
+            deleted = cur.rowcount > 0
+            if deleted:
+                conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+        return deleted
+
+    # -- ports ----------------------------------------------------------------------------------
+    def lease_ports(
+        self, slug: str, op_id: str, requests: Sequence[PortRequest], probe: PortProbe
+    ) -> dict[str, int]:
+        """Pick and lease one port per request in one transaction. Probing is quick (bind/connect)."""
+        chosen: dict[str, int] = {}
+        with self._write() as conn:
+            leased = {r[0]: r[1] for r in conn.execute("SELECT port, slug FROM leases")}
+            for req in requests:
+                port = self._pick(req, leased, slug, probe)
+                chosen[req.service] = port
+                leased[port] = slug
+                # a port this session already leases keeps its original op, so a failed resume
+                # never releases it
+                conn.execute(
+                    "INSERT INTO leases VALUES (?, ?, ?, ?) ON CONFLICT(port) DO NOTHING",
+                    (port, slug, req.service, op_id),
+                )
+        return chosen
+
+    @staticmethod
+    def _pick(req: PortRequest, leased: dict[int, str], slug: str, probe: PortProbe) -> int:
+        def leased_elsewhere(port: int) -> str | None:
+            holder = leased.get(port)
+            return holder if holder is not None and holder != slug else None
+
+        def free(port: int) -> bool:
+            return leased_elsewhere(port) is None and (leased.get(port) == slug or not probe.is_taken(port))
+
+        if req.fixed or req.strict:
+            other = leased_elsewhere(req.nominal)
+            if other is not None or (req.strict and not req.fixed and not free(req.nominal)):
+                raise BerthError(
+                    ErrorCode.PORT_IN_USE,
+                    f"port {req.nominal} for service {req.service!r} is "
+                    + (f"leased to session {other!r}" if other else probe.describe_holder(req.nominal)),
+                    "stop whatever holds it, choose another port for the service, or set strict_port = false",
+                    remedies=(
+                        Remedy(RemedyAction.CHOOSE_PORT, {"service": req.service}),
+                        Remedy(RemedyAction.EDIT_CONFIG, {"key": "strict_port"}),
+                    ),
+                    port=req.nominal,
+                    service=req.service,
+                )
+            return req.nominal
+        for port in req.candidates:
+            if free(port):
+                return port
+        raise BerthError(
+            ErrorCode.PORT_EXHAUSTED,
+            f"no free port for service {req.service!r} (tried {len(req.candidates)} candidates from "
+            f"{req.nominal})",
+            "free a port, choose another port for the service, or increase port_search_range",
+            remedies=(
+                Remedy(RemedyAction.CHOOSE_PORT, {"service": req.service}),
+                Remedy(RemedyAction.EDIT_CONFIG, {"key": "port_search_range"}),
+            ),
+            service=req.service,
+        )
+
+    def release_leases(self, slug: str, op_id: str | None = None) -> int:
+        """Release a session's leases, or only those taken by operation `op_id`."""
+        with self._write() as conn:
+            if op_id is None:
+                cur = conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+            else:
+                cur = conn.execute("DELETE FROM leases WHERE slug = ? AND op_id = ?", (slug, op_id))
+        return cur.rowcount
+
+    # -- operations -------------------------------------------------------------------------------
+    @staticmethod
+    def _operation(conn: sqlite3.Connection, op_id: str) -> OperationRecord | None:
+        row = conn.execute("SELECT * FROM operations WHERE op_id = ?", (op_id,)).fetchone()
+        return _operation_from_row(row) if row else None
+
+    def _in_flight(self, op: OperationRecord) -> bool:
+        return op.status is OperationStatus.RUNNING and self.processes.is_alive(op.owner)
+
+    def finish_operation(self, op_id: str, status: OperationStatus, *, keep_journal: bool = False) -> None:
+        """End an operation: release the session's busy flag and drop its journal."""
+        with self._write() as conn:
+            conn.execute("UPDATE operations SET status = ? WHERE op_id = ?", (status, op_id))
+            for (body,) in conn.execute("SELECT body FROM sessions WHERE op_id = ?", (op_id,)).fetchall():
+                self._put(conn, self._load(body).model_copy(update={"op_id": None}))
+            if not keep_journal:
+                conn.execute("DELETE FROM journal WHERE op_id = ?", (op_id,))
+                conn.execute("DELETE FROM operations WHERE op_id = ?", (op_id,))
+
+    def commit_session(self, session: SessionRecord, op_id: str) -> bool:
+        """Atomically store the finished session and end its operation (journal dropped): after this
+        no recovery can undo the bring-up. False if another command took the session over."""
+        with self._write() as conn:
+            row = conn.execute("SELECT op_id FROM sessions WHERE slug = ?", (session.slug,)).fetchone()
+            if row is None or row[0] != op_id:
+                return False
+            self._put(conn, session.model_copy(update={"op_id": None, "updated_at": utcnow()}))
+            conn.execute("DELETE FROM journal WHERE op_id = ?", (op_id,))
+            conn.execute("DELETE FROM operations WHERE op_id = ?", (op_id,))
+        return True
+
+    def remove_session_and_finish(self, slug: str, op_id: str) -> None:
+        """Atomically delete a torn-down session, its leases and its operation."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM sessions WHERE slug = ? AND op_id IS ?", (slug, op_id))
+            conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+            conn.execute("DELETE FROM journal WHERE op_id = ?", (op_id,))
+            conn.execute("DELETE FROM operations WHERE op_id = ?", (op_id,))
+
+    def abandoned_operations(self) -> list[OperationRecord]:
+        """Operations whose owner died mid-flight, or whose rollback left work for `recover`."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM operations ORDER BY started_at").fetchall()
+        ops = [_operation_from_row(r) for r in rows]
+        return [op for op in ops if not self._in_flight(op)]
+
+    def take_over(self, op_id: str) -> OperationRecord | None:
+        """Make this process the owner of an abandoned operation, so two recoveries never race."""
+        me = self.processes.current()
+        running = OperationStatus.RUNNING
+        with self._write() as conn:
+            op = self._operation(conn, op_id)
+            if op is None or (self._in_flight(op) and op.owner != me):
+                return None
+            conn.execute(
+                "UPDATE operations SET owner_pid = ?, owner_start = ?, status = ? WHERE op_id = ?",
+                (me.pid, me.start_time, running, op_id),
+            )
+        return op.model_copy(update={"owner_pid": me.pid, "owner_start": me.start_time, "status": running})
+
+    # -- journal ----------------------------------------------------------------------------------
+    def journal_intent(self, op_id: str, kind: str, args: dict[str, Any], description: str) -> int:
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO journal (op_id, kind, args, description, state) VALUES (?, ?, ?, ?, ?)",
+                (op_id, kind, json.dumps(args, sort_keys=True), description, JournalState.INTENT),
+            )
+            entry_id = cur.lastrowid
+        assert entry_id is not None
+        return entry_id
+
+    def journal_mark(self, entry_id: int, state: JournalState, error: str | None = None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE journal SET state = ?, error = ? WHERE id = ?", (state, error, entry_id))
+
+    def journal_update_args(self, entry_id: int, args: dict[str, Any]) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE journal SET args = ? WHERE id = ?", (json.dumps(args, sort_keys=True), entry_id)
+            )
+
+    def journal(self, op_id: str) -> list[JournalEntry]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, op_id, kind, args, description, state, error FROM journal WHERE op_id = ? ORDER BY id",
+                (op_id,),
+            ).fetchall()
+        return [
+            JournalEntry(
+                id=r[0],
+                op_id=r[1],
+                kind=r[2],
+                args=json.loads(r[3]),
+                description=r[4],
+                state=JournalState(r[5]),
+                error=r[6],
+            )
+            for r in rows
+        ]
+
+
+def _operation_from_row(row: tuple[Any, ...]) -> OperationRecord:
+    return OperationRecord(
+        op_id=row[0],
+        slug=row[1],
+        kind=OperationKind(row[2]),
+        owner_pid=row[3],
+        owner_start=row[4],
+        status=OperationStatus(row[5]),
+        started_at=row[6],
+    )
