@@ -313,13 +313,13 @@ def make_repo(repo: Path, listeners: Sequence[tuple[int, int]]) -> None:
     """A git repository with a berth.toml and one ACTIVE host session per listener in its state store."""
     import psutil
 
+    from berth.adapters.processes import OsProcesses
     from berth.domain.config import parse_config
     from berth.domain.models import SessionStatus
-    from berth.domain.records import ProcessRecord, SessionRecord
-    from berth.modes import undo
+    from berth.domain.records import OperationKind, ProcessRecord, SessionRecord
     from berth.domain.undo import UndoStep
-    from berth.adapters.processes import OsProcesses
-from berth.state.store import SessionStore
+    from berth.modes import undo
+    from berth.state.store import SessionStore
 
     parse_config(BERTH_TOML)  # fail early if the fixture's config stopped being valid
     init_repo(repo, {"berth.toml": BERTH_TOML, ".gitignore": ".berth/\n"})
@@ -356,7 +356,7 @@ from berth.state.store import SessionStore
             reservation = store.reserve(
                 slug=slug,
                 branch=slug,
-                kind="up",
+                kind=OperationKind.UP,
                 max_slots=max(len(listeners), 1),
                 new_session=new_session,
                 undo_for=undo_for,

@@ -57,7 +57,10 @@ def test_nine_ups_on_eight_slots_give_one_clean_slots_exhausted(
     results = [(p.wait(timeout=120), p.stdout.read()) for p in procs]  # type: ignore[union-attr]
     failures = [json.loads(out)["error"] for code, out in results if code != 0]
     assert [f["code"] for f in failures] == ["SLOTS_EXHAUSTED"], "\n".join(f["message"] for f in failures)
-    assert "berth down" in failures[0]["hint"]
+    assert failures[0]["remedies"] == [
+        {"action": "listSessions", "args": {}},
+        {"action": "editConfig", "args": {"key": "max_slots"}},
+    ]
     assert len(db_rows(repo, "sessions")) == 8
     assert len(registered_worktrees(repo)) == 9, "main + 8 sessions, none for the refused one"
     for i in range(9):

@@ -224,7 +224,7 @@ def test_down_follows_the_recorded_mode_after_berth_toml_changes(
     (repo / "berth.toml").write_text('mode = "host"\n')
     with pytest.raises(BerthError) as info:
         engine.up(UpRequest(branch="switch"))
-    assert info.value.code is ErrorCode.CONFIG_INVALID and "container mode" in info.value.message
+    assert info.value.code is ErrorCode.MODE_MISMATCH and "container mode" in info.value.message
     assert labelled(f"{prefix}_switch").containers == [f"{prefix}_switch-web-1"]
 
     engine.down(DownRequest(slug="switch"))

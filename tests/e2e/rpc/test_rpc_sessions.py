@@ -30,8 +30,8 @@ async def test_initialize_advertises_the_berth_api(berth: BerthClient) -> None:
         and berth.initialize_result.server_info.name == "berth"
     )
     experimental = berth.initialize_result.capabilities.experimental
-    assert experimental is not None and experimental["berth"]["protocolVersion"] == 1  # type: ignore[index]
-    assert "berth/up" in experimental["berth"]["methods"]  # type: ignore[index]
+    assert experimental is not None and experimental["berth"]["protocolVersion"] == 2  # type: ignore[index]
+    assert set(experimental["berth"]["methods"]) >= {"berth/up", "berth/checkBranch"}  # type: ignore[index]
 
 
 async def test_up_reports_progress_then_down(berth: BerthClient) -> None:

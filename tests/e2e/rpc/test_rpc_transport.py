@@ -4,7 +4,6 @@ while work is in flight."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 from pathlib import Path
@@ -50,6 +49,7 @@ def test_tcp_refuses_a_client_without_the_token(tcp_server: tuple[int, str, obje
             )
             response = conn.response_to(1)
             assert "token" in response["error"]["message"]
+            assert response["error"]["data"]["code"] == "AUTH_FAILED"
             with pytest.raises((EOFError, ConnectionResetError)):
                 conn.send({"jsonrpc": "2.0", "id": 2, "method": "berth/list", "params": {}})
                 conn.response_to(2, timeout=5)
@@ -60,15 +60,14 @@ def test_tcp_refuses_requests_before_authentication(tcp_server: tuple[int, str, 
     sock, conn = raw_tcp(port)
     with sock:
         conn.send({"jsonrpc": "2.0", "id": 1, "method": "berth/list", "params": {"root": "/tmp"}})
-        assert "not authenticated" in conn.response_to(1)["error"]["message"]
+        error = conn.response_to(1)["error"]
+        assert "not authenticated" in error["message"] and error["data"]["code"] == "AUTH_FAILED"
 
 
 def test_tcp_rejects_non_loopback_binding() -> None:
-    result = subprocess.run(
-        [*SERVE, "--tcp", "0.0.0.0:0", "--json"], capture_output=True, text=True, timeout=30
-    )
+    result = subprocess.run([*SERVE, "--tcp", "0.0.0.0:0"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["error"]["code"] == "INVALID_ARGUMENT"
+    assert "error [INVALID_ARGUMENT]: refusing to listen on 0.0.0.0" in result.stderr
 
 
 async def test_two_clients_at_once_and_the_server_survives_an_exit(

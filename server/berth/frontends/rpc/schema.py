@@ -18,7 +18,7 @@ from berth.domain.errors import ERROR_DESCRIPTIONS
 from berth.domain.models import WireModel
 from berth.frontends.rpc.protocol import ERROR_NUMBERS, METHODS, NOTIFICATIONS, PROTOCOL_VERSION, ErrorData
 
-PROTOCOL_FILE = Path(__file__).resolve().parents[3] / "protocol" / "berth-protocol.json"
+PROTOCOL_FILE = Path(__file__).resolve().parents[4] / "protocol" / "berth-protocol.json"
 _REF_TEMPLATE = "#/$defs/{model}"
 
 
