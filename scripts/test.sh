@@ -15,6 +15,7 @@ step "lint and types"
 .venv/bin/ruff check server tests bench examples || status=1
 .venv/bin/ruff format --check server tests bench examples || status=1
 .venv/bin/mypy || status=1
+.venv/bin/lint-imports --no-cache || status=1   # the layer contracts in pyproject.toml
 
 step "docker engine"
 if out="$(bash scripts/ensure-docker.sh 2>&1)"; then
