@@ -98,3 +98,59 @@ def test_services_refuses_docker_names_instead_of_ignoring_them(
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "INVALID_ARGUMENT" and "'db' is a docker service" in error["message"]
     assert not (repo / ".berth" / "worktrees").exists()
+
+
+def test_human_output_carries_every_message_literally(make_repo: RepoFactory, run_berth: Run) -> None:
+    """Bracketed text is user text, not markup: the human error says exactly what --json says."""
+    repo = make_repo('mode = "host"\n[[services]]\nname = "Web"\nbase_port = 23000\n')
+    as_json = json.loads(run_berth("up", "feat", "--json", cwd=repo).stdout)["error"]
+    human = run_berth("up", "feat", cwd=repo)
+    assert "^[a-z0-9][a-z0-9_-]*$" in as_json["message"]
+    assert f"error [CONFIG_INVALID]: {as_json['message']}" in human.stderr
+    assert f"hint: {as_json['hint']}" in human.stderr
+
+
+def test_init_next_step_names_services_literally(tmp_path: Path, run_berth: Run) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    result = run_berth("init", cwd=tmp_path)
+    assert "Next: add [[services]], then `berth up <branch>`." in result.stdout
+
+
+def test_remedies_are_rendered_as_cli_commands(
+    make_repo: RepoFactory, port_base: int, run_berth: Run
+) -> None:
+    repo = make_repo(host_toml(port_base))
+    (repo / ".berth" / "worktrees" / "feat-x").mkdir(parents=True)
+    as_json = json.loads(run_berth("up", "feat/x", "--json", cwd=repo).stdout)["error"]
+    assert as_json["remedies"] == [{"action": "reuseWorktree", "args": {"branch": "feat/x"}}]
+    human = run_berth("up", "feat/x", cwd=repo)
+    assert "try: berth up feat/x --reuse-worktree" in human.stderr
+
+
+def test_status_of_one_session_lists_uncommitted_changes_and_log_paths(
+    make_repo: RepoFactory, port_base: int, run_berth: Run
+) -> None:
+    repo = make_repo(host_toml(port_base))
+    session = json.loads(run_berth("up", "feat/st", "--json", cwd=repo).stdout)
+
+    def status() -> dict[str, object]:
+        out = run_berth("status", "feat-st", "--json", cwd=repo)
+        result: dict[str, object] = json.loads(out.stdout)["sessions"][0]
+        return result
+
+    first = status()
+    assert first["uncommittedChanges"] == [], ".env.berth is Berth's own file, not a change"
+    logs = {s["name"]: s["logPath"] for s in first["services"]}  # type: ignore[attr-defined]
+    assert logs == {
+        "web": str(repo / ".berth" / "logs" / "feat-st" / "web.log"),
+        "api": str(repo / ".berth" / "logs" / "feat-st" / "api.log"),
+    }
+    assert all(Path(p).is_file() for p in logs.values())
+    (Path(session["worktreePath"]) / "notes.txt").write_text("mine\n")
+    assert status()["uncommittedChanges"] == ["notes.txt"]
+    down = json.loads(run_berth("down", "feat-st", "--json", cwd=repo).stdout)
+    kept = [k for k in down["kept"] if k["kind"] == "worktree"]
+    assert kept and "notes.txt" in kept[0]["reason"]
+    assert kept[0]["remedies"] == [{"action": "forceDown", "args": {"slug": "feat-st"}}]
+    listed = json.loads(run_berth("ls", "--json", cwd=repo).stdout)["sessions"]
+    assert "uncommittedChanges" not in listed[0], "the cheap list does not run git"

@@ -135,3 +135,40 @@ def test_hostile_branch_creates_nothing(make_repo: RepoFactory, port_base: int) 
         assert info.value.code is ErrorCode.INVALID_BRANCH
     assert db_rows(repo, "sessions") == []
     assert registered_worktrees(repo) == [repo.resolve()]
+
+
+def test_an_incomplete_rollback_says_what_remains_and_recover_finishes_it(
+    make_repo: RepoFactory, port_base: int
+) -> None:
+    """The post_up hook breaks the worktree's `.git` link, so git refuses to remove it on rollback:
+    the error keeps its own code, says in data what is left, and offers recover; once the user
+    repairs `.git`, recover removes exactly what remained."""
+    repo = make_repo(host_toml(port_base, post_up="cp .git .git.saved && echo garbage > .git && exit 1"))
+    engine = Engine(Workspace(repo))
+    with pytest.raises(BerthError) as info:
+        engine.up(UpRequest(branch="feat/stuck"))
+    assert info.value.code is ErrorCode.HOOK_FAILED
+    rollback = info.value.details["rollback"]
+    assert rollback["complete"] is False
+    assert [r["kind"] for r in rollback["remaining"]] == ["remove_worktree"]
+    assert "validation failed" in rollback["remaining"][0]["error"]
+    assert [r.to_dict()["action"] for r in info.value.remedies][-1] == "recover"
+    worktree = repo / ".berth" / "worktrees" / "feat-stuck"
+    assert worktree.is_dir(), "what could not be undone is still there, and said so"
+
+    (worktree / ".git.saved").rename(worktree / ".git")
+    report = engine.recover()
+    assert report.remaining == 0 and [u.state for u in report.undone] == ["undone"]
+    assert_nothing_left(repo, "feat-stuck", branch_created="feat/stuck")
+
+
+def test_readiness_hint_names_the_services_env_var(make_repo: RepoFactory, port_base: int) -> None:
+    repo = make_repo(
+        'mode = "host"\n[[services]]\nname = "my-api"\n'
+        f'base_port = {port_base}\ncommand = "exec sleep 60"\nready = {{ timeout = 0.3 }}\n'
+    )
+    with pytest.raises(BerthError) as info:
+        Engine(Workspace(repo)).up(UpRequest(branch="hint"))
+    assert info.value.code is ErrorCode.SERVICE_NOT_READY
+    assert "${BERTH_MY_API_PORT}" in info.value.hint, "the name .env.berth really gives it"
+    assert_nothing_left(repo, "hint", branch_created="hint")

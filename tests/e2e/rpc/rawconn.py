@@ -56,21 +56,28 @@ class RawConnection:
         message: dict[str, Any] = json.loads(rest[:length])
         return message
 
-    def response_to(self, msg_id: Any, timeout: float = 15) -> dict[str, Any]:
-        """The response with `msg_id`, skipping notifications and answering server requests."""
+    def response_to(
+        self, msg_id: Any, timeout: float = 15, notifications: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The response with `msg_id`, answering server requests; notifications received meanwhile
+        are appended to `notifications` when given."""
         while True:
             message = self.receive(timeout)
             if "method" in message:
                 if "id" in message:
                     self.send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+                elif notifications is not None:
+                    notifications.append(message)
                 continue
             if message.get("id") == msg_id:
                 return message
 
 
-def start_stdio_server(repo: Path) -> tuple[subprocess.Popen[bytes], RawConnection]:
-    """`berth serve` over pipes, initialized with `repo` as its root."""
-    proc = subprocess.Popen(SERVE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def start_stdio_server(
+    repo: Path, *args: str, stderr: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], RawConnection]:
+    """`berth serve [args]` over pipes, initialized with `repo` as its root."""
+    proc = subprocess.Popen([*SERVE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin
 
