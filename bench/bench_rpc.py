@@ -62,7 +62,7 @@ BASELINES: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
     'python -c "import berth.frontends.rpc.server"': [
         "-c",
-        "import os, berth.frontends.rpc.server; os._exit(0)",
+        "import os, berth.frontends.rpc.handlers; os._exit(0)",
     ],
     'python -c "import berth.frontends.cli.main"': ["-c", "import os, berth.frontends.cli.main; os._exit(0)"],
 }
