@@ -112,15 +112,3 @@ def _compose_up(
         f"docker compose up of {name} (project {record.project})",
         "see the compose output above; everything this operation created was rolled back",
     )
-
-
-def containers_missing(ctx: BringUp) -> bool:
-    """A re-up has work to do when a docker service of the session has no running container."""
-    record = compose_record(ctx.session)
-    if record is None:
-        return False
-    with docker_engine.connect() as client:
-        running = {
-            c.service for c in docker_engine.containers(client, record.selector) if c.state == "running"
-        }
-    return any(name not in running for name in record.services)
