@@ -34,5 +34,5 @@ def detailed_view(
 ) -> SessionView:
     """The live view of one session, with the user's uncommitted changes in its worktree (what a
     full down keeps unless forced)."""
-    changes = user_changes(Path(record.worktree_path), root, inherited) if record.worktree_owned else []
+    changes = user_changes(Path(record.worktree_path), root, inherited)
     return session_view(record, host).model_copy(update={"uncommitted_changes": changes})
