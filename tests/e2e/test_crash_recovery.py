@@ -6,22 +6,24 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import BERTH, RepoFactory
 from e2e.host_config import host_toml
+from waiting import wait_until
 from world import assert_nothing_left, berth_processes, db_rows
 
 
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
+    def reached() -> bool:
+        if path.exists():
+            return True
         assert proc.poll() is None, f"berth up ended early: {proc.stderr.read() if proc.stderr else ''}"
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
+        return False
+
+    wait_until(reached, timeout=timeout, what=f"{path} to appear")
 
 
 def up_killed_at(repo: Path, branch: str, flag: Path) -> None:

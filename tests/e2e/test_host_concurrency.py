@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 from conftest import BERTH, RepoFactory
 from e2e.host_config import host_toml
+from waiting import wait_until
 from world import db_rows, registered_worktrees
 
 
@@ -74,10 +74,14 @@ def test_second_up_of_a_busy_slug_is_refused(make_repo: RepoFactory, port_base: 
     hook = f"touch {flag}; while [ ! -e {release} ]; do sleep 0.05; done"
     repo = make_repo(host_toml(port_base, pre_spawn=hook))
     first = subprocess.Popen([*BERTH, "up", "busy", "--json"], cwd=repo, stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not flag.exists():
-        assert time.monotonic() < deadline and first.poll() is None, "the first up never reached its hook"
-        time.sleep(0.02)
+
+    def in_hook() -> bool:
+        if flag.exists():
+            return True
+        assert first.poll() is None, "the first up ended before reaching its hook"
+        return False
+
+    wait_until(in_hook, timeout=30, what="the first up to reach its hook")
     second = subprocess.run(
         [*BERTH, "up", "busy", "--json"], cwd=repo, capture_output=True, text=True, timeout=60
     )

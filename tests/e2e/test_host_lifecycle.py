@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from berth.lifecycle.workspace import Workspace
 from berth.modes.context import UpRequest
 from conftest import RepoFactory
 from e2e.host_config import host_toml
+from waiting import wait_until
 from world import assert_nothing_left, berth_processes, db_rows, registered_worktrees
 
 
@@ -205,10 +205,7 @@ def test_status_names_a_foreign_process_on_the_port(make_repo: RepoFactory, port
         engine = Engine(Workspace(repo))
         engine.up(UpRequest(branch="owner", ports={"web": port_base + 20}))
         # readiness passed on the squatter's port; wait until the service really listens elsewhere
-        deadline = time.monotonic() + 30
-        while not accepts_tcp(elsewhere):
-            assert time.monotonic() < deadline, "the service never listened"
-            time.sleep(0.02)
+        wait_until(lambda: accepts_tcp(elsewhere), timeout=30, what=f"the service to listen on {elsewhere}")
         (status,) = engine.status("owner")
         web = next(s for s in status.services if s.name == "web")
         assert web.state is ServiceState.WRONG_OWNER

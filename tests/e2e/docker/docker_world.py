@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+
+from waiting import wait_until
 
 IMAGE = "berth-test/busybox:1"
 
@@ -62,16 +63,22 @@ def published_ports(container: str) -> list[int]:
 
 def http_get(port: int, path: str = "/", timeout: float = 10) -> str:
     """GET from the host; retried briefly because docker-proxy may accept before the service does."""
-    deadline = time.monotonic() + timeout
-    while True:
+    url = f"http://127.0.0.1:{port}{path}"
+    errors: list[OSError] = []
+
+    def get() -> tuple[str] | None:  # a tuple, so that an empty body still ends the wait
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
+            with urllib.request.urlopen(url, timeout=2) as resp:
                 body: bytes = resp.read()
-                return body.decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+                return (body.decode(),)
+        except OSError as exc:
+            errors.append(exc)
+            return None
+
+    (text,) = wait_until(
+        get, timeout=timeout, interval=0.1, what=f"GET {url}", detail=lambda: f"last error: {errors[-1]!r}"
+    )
+    return text
 
 
 def volume_file(volume: str, path: str) -> str:

@@ -35,6 +35,7 @@ from e2e.docker.docker_world import (
     volume_file,
     web_service,
 )
+from waiting import wait_until
 from world import assert_nothing_left, berth_processes, db_rows, registered_worktrees
 
 pytestmark = pytest.mark.docker
@@ -109,11 +110,13 @@ def test_kill_9_during_compose_up_then_recover_leaves_nothing(make_repo: RepoFac
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not labelled(project).containers:
-        assert up.poll() is None, f"berth up ended early: {up.communicate()}"
-        assert time.monotonic() < deadline, "no labelled container appeared"
-        time.sleep(0.05)
+
+    def container_created() -> list[str]:
+        containers = labelled(project).containers
+        assert containers or up.poll() is None, f"berth up ended early: {up.communicate()}"
+        return containers
+
+    wait_until(container_created, timeout=60, interval=0.05, what=f"a container labelled {project}")
     os.kill(up.pid, signal.SIGKILL)
     up.wait()
     assert labelled(project).volumes, "the killed up left its volume behind"
@@ -242,11 +245,15 @@ def test_cancel_during_compose_up_stops_compose_and_rolls_back(
     token = CancelToken()
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(Engine(Workspace(repo)).up, UpRequest(branch="feat/cancel"), token)
-        deadline = time.monotonic() + 60
-        while not labelled(f"{prefix}_feat-cancel").containers:
-            assert not future.done(), future.result()
-            assert time.monotonic() < deadline, "no labelled container appeared"
-            time.sleep(0.05)
+
+        def container_created() -> list[str]:
+            containers = labelled(f"{prefix}_feat-cancel").containers
+            assert containers or not future.done(), future.result()
+            return containers
+
+        wait_until(
+            container_created, timeout=60, interval=0.05, what=f"a container labelled {prefix}_feat-cancel"
+        )
         cancelled_at = time.monotonic()
         token.cancel()
         with pytest.raises(OperationCancelled):

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from pytest_lsp.client import register_lsp_features
 from berth.frontends.rpc.glue import converter_factory
 from conftest import RepoFactory
 from e2e.host_config import host_toml
+from waiting import wait_until_async
 
 SERVE = [sys.executable, "-m", "berth", "serve"]
 
@@ -51,12 +51,11 @@ def make_client(record: BerthClient | None = None) -> LanguageClient:
     return client
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+async def wait_until(
+    predicate: Callable[[], object], *, timeout: float = 30, what: str = "condition"
+) -> None:
+    """waiting.wait_until_async with the RPC tests' default of 30 s."""
+    await wait_until_async(predicate, timeout=timeout, what=what)
 
 
 def start_tcp_server(tmp_path: Path) -> tuple[subprocess.Popen[str], int, str]:
