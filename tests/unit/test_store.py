@@ -23,10 +23,10 @@ class Probe:
     def __init__(self, taken: set[int]) -> None:
         self.taken = taken
 
-    def is_taken(self, port: int) -> bool:
-        return port in self.taken
+    def is_taken(self, port: int, protocol: str = "tcp") -> bool:
+        return port in self.taken and protocol == "tcp"
 
-    def describe_holder(self, port: int) -> str:
+    def describe_holder(self, port: int, protocol: str = "tcp") -> str:
         return "in use (test)"
 
 
@@ -137,3 +137,39 @@ def test_corrupt_state_file_is_reported_and_left_alone(tmp_path: Path) -> None:
         SessionStore(db, OsProcesses()).list_sessions()
     assert info.value.code is ErrorCode.STATE_CORRUPT
     assert db.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_tcp_and_udp_are_separate_and_blocks_are_leased_whole(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
+    tcp = PortRequest("dns", 5300, [5300], strict=False)
+    udp = PortRequest("dns-udp", 5300, [5300], strict=False, protocol="udp")
+    assert store.lease_ports("aa", "op-a", [tcp, udp], Probe(set())) == {"dns": 5300, "dns-udp": 5300}
+    block = PortRequest("media", 5300, [5300, 5310, 5320], strict=False, protocol="udp", width=3)
+    assert store.lease_ports("bb", "op-b", [block], Probe(set())) == {"media": 5310}, "5300/udp is aa's"
+    overlapping = PortRequest("rtp", 5311, [5311, 5313], strict=False, protocol="udp")
+    assert store.lease_ports("cc", "op-c", [overlapping], Probe(set())) == {"rtp": 5313}
+
+
+def test_subnets_never_overlap_other_sessions_or_the_engine(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
+    wanted = [("back", ["172.28.0.0/16", "172.29.0.0/16", "172.30.0.0/16"])]
+    assert store.lease_subnets("aa", "op-a", wanted, in_use=["172.17.0.0/16"]) == {"back": "172.28.0.0/16"}
+    assert store.lease_subnets("bb", "op-b", wanted, in_use=["172.29.5.0/24"]) == {"back": "172.30.0.0/16"}
+    assert store.lease_subnets("aa", "op-a2", wanted, in_use=[]) == {"back": "172.28.0.0/16"}, "kept on re-up"
+    store.release_leases("aa")
+    assert store.lease_subnets("cc", "op-c", wanted, in_use=[]) == {"back": "172.28.0.0/16"}
+
+
+def test_a_version_1_state_file_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "s.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE leases (port INTEGER PRIMARY KEY, slug TEXT NOT NULL, service TEXT NOT NULL, op_id TEXT);"
+        "INSERT INTO leases VALUES (4001, 'aa', 'web', NULL); PRAGMA user_version = 1;"
+    )
+    conn.close()
+    store = SessionStore(db, OsProcesses())
+    taken = PortRequest("web", 4001, [4001, 4009], strict=False)
+    assert store.lease_ports("bb", "op-b", [taken], Probe(set())) == {"web": 4009}, "aa's tcp lease survived"

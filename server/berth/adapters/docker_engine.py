@@ -27,6 +27,19 @@ _api_versions: dict[str, str] = {}
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
 
 
+_EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """One published port of a container, as the engine reports it."""
+
+    target: int
+    published: int
+    protocol: str
+    host_ip: str
+
+
 @dataclass(frozen=True)
 class Container:
     id: str
@@ -36,13 +49,19 @@ class Container:
     """running, exited, created, restarting, paused, dead"""
     health: str | None
     """healthy, unhealthy, starting; None without a healthcheck"""
-    published: Mapping[int, list[int]] = field(default_factory=dict)
-    """container port -> host ports it is published on"""
+    publishers: tuple[Publisher, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
+    exit_code: int | None = None
+    """For an exited container."""
 
     @property
     def host_ports(self) -> list[int]:
-        return sorted({p for ports in self.published.values() for p in ports})
+        return sorted({p.published for p in self.publishers})
+
+    @property
+    def published(self) -> set[tuple[int, str]]:
+        """(host port, protocol) pairs."""
+        return {(p.published, p.protocol) for p in self.publishers}
 
 
 @dataclass(frozen=True)
@@ -119,12 +138,14 @@ def session_labels(project: str, root: str) -> list[str]:
 
 
 def _container(row: Mapping[str, Any]) -> Container:
-    published: dict[int, list[int]] = {}
-    for port in row.get("Ports") or []:
-        if port.get("PublicPort"):
-            published.setdefault(int(port["PrivatePort"]), [])
-            if int(port["PublicPort"]) not in published[int(port["PrivatePort"])]:
-                published[int(port["PrivatePort"])].append(int(port["PublicPort"]))
+    publishers = tuple(
+        dict.fromkeys(
+            Publisher(int(p["PrivatePort"]), int(p["PublicPort"]), p.get("Type") or "tcp", p.get("IP") or "")
+            for p in row.get("Ports") or []
+            if p.get("PublicPort")
+        )
+    )
+    exited = _EXIT_CODE.match(row.get("Status") or "")
     labels = row.get("Labels") or {}
     health = _HEALTH.search(row.get("Status") or "")
     names = row.get("Names") or [row["Id"][:12]]
@@ -134,8 +155,9 @@ def _container(row: Mapping[str, Any]) -> Container:
         service=labels.get(SERVICE_LABEL),
         state=row.get("State") or "unknown",
         health=None if health is None else health.group(1).removeprefix("health: "),
-        published=published,
+        publishers=publishers,
         labels=labels,
+        exit_code=int(exited.group(1)) if exited else None,
     )
 
 
@@ -170,11 +192,22 @@ def inventory(client: DockerClient, labels: Sequence[str]) -> Inventory:
     )
 
 
-def published_ports() -> set[int]:
-    """Host ports published by any running container (docker-proxy may not show up as a listener)."""
+def published_ports() -> set[tuple[int, str]]:
+    """(host port, protocol) published by any running container (docker-proxy may not show up as a
+    listener)."""
     with connect(_PING_TIMEOUT * 2) as client:
         rows = client.api.containers(filters={"status": "running"})
-    return {p for row in rows for p in _container(row).host_ports}
+    return {p for row in rows for p in _container(row).published}
+
+
+def network_subnets(client: DockerClient) -> list[str]:
+    """Every subnet an engine network uses (a new network must not overlap them)."""
+    subnets: list[str] = []
+    for net in client.api.networks():
+        for config in ((net.get("IPAM") or {}).get("Config")) or []:
+            if config.get("Subnet"):
+                subnets.append(config["Subnet"])
+    return subnets
 
 
 def remove_containers(client: DockerClient, victims: Sequence[Container], *, volumes: bool) -> list[str]:

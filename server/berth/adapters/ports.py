@@ -9,12 +9,16 @@ from collections.abc import Callable
 
 import psutil
 
+from berth.domain.ports import Protocol_
 
-def has_listener(port: int) -> bool:
-    """True if some socket is bound to `port` (any address). SO_REUSEADDR ignores TIME_WAIT leftovers."""
+
+def has_listener(port: int, protocol: Protocol_ = "tcp") -> bool:
+    """True if some socket is bound to `port` (any address) for `protocol`. SO_REUSEADDR ignores
+    TCP's TIME_WAIT leftovers."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock = socket.socket(family, kind)
         except OSError:
             continue  # no IPv6 on this host
         with sock:
@@ -32,9 +36,11 @@ def has_listener(port: int) -> bool:
     return False
 
 
-def listener_pid(port: int) -> int | None:
-    for conn in psutil.net_connections(kind="inet"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+def listener_pid(port: int, protocol: Protocol_ = "tcp") -> int | None:
+    kind = "udp" if protocol == "udp" else "tcp"
+    for conn in psutil.net_connections(kind=kind):
+        listening = conn.status == psutil.CONN_LISTEN or kind == "udp"
+        if listening and conn.laddr and conn.laddr.port == port:
             return conn.pid
     return None
 
@@ -51,19 +57,19 @@ class HostPortProbe:
     """PortProbe for allocation: a listener on this host, or a host port a docker container
     publishes (docker-proxy may not show up as a listener; read once per allocation)."""
 
-    def __init__(self, docker_published: Callable[[], set[int]] | None = None) -> None:
+    def __init__(self, docker_published: Callable[[], set[tuple[int, str]]] | None = None) -> None:
         self._docker_published = docker_published
-        self._published: set[int] | None = None
+        self._published: set[tuple[int, str]] | None = None
 
-    def is_taken(self, port: int) -> bool:
-        if has_listener(port):
+    def is_taken(self, port: int, protocol: Protocol_ = "tcp") -> bool:
+        if has_listener(port, protocol):
             return True
         if self._docker_published is None:
             return False
         if self._published is None:
             self._published = self._docker_published()
-        return port in self._published
+        return (port, protocol) in self._published
 
-    def describe_holder(self, port: int) -> str:
-        pid = listener_pid(port)
+    def describe_holder(self, port: int, protocol: Protocol_ = "tcp") -> str:
+        pid = listener_pid(port, protocol)
         return f"in use by PID {pid}" if pid else "in use (by a process or a docker container)"

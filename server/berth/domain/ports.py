@@ -5,25 +5,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 MAX_PORT = 65535
+Protocol_ = Literal["tcp", "udp", "sctp"]
+"""A transport protocol: a TCP port and a UDP port of the same number are different resources."""
 
 
 class PortProbe(Protocol):
-    def is_taken(self, port: int) -> bool: ...
-    def describe_holder(self, port: int) -> str:
+    def is_taken(self, port: int, protocol: Protocol_ = "tcp") -> bool: ...
+    def describe_holder(self, port: int, protocol: Protocol_ = "tcp") -> str:
         """`in use by PID 123`, or what is known about who holds it."""
         ...
 
 
 @dataclass(frozen=True)
 class PortRequest:
+    """One port, or a contiguous block of `width` ports starting at the chosen one."""
+
     service: str
     nominal: int
     candidates: Sequence[int]
     strict: bool
     fixed: bool = False
+    protocol: Protocol_ = "tcp"
+    width: int = 1
+
+    def block(self, first: int) -> range:
+        return range(first, first + self.width)
 
 
 def nominal_port(base: int, slot: int, stride: int) -> int:
@@ -52,15 +61,28 @@ class PortPolicy:
 
 
 def port_request(
-    name: str, base: int, policy: PortPolicy, *, override: int | None, recorded: int | None
+    name: str,
+    base: int,
+    policy: PortPolicy,
+    *,
+    override: int | None,
+    recorded: int | None,
+    protocol: Protocol_ = "tcp",
+    width: int = 1,
 ) -> PortRequest:
-    """A fixed override, else the port a resumed session already has (while free), else the slot's."""
-    candidates = candidate_ports(base, policy.slot, policy.stride, policy.max_slots, policy.search_range)
+    """A fixed override, else the port a resumed session already has (while free), else the slot's.
+    A block of `width` ports is spaced `width` times further per slot, so slots' blocks never overlap."""
+    stride = policy.stride * width
+    candidates = [
+        p
+        for p in candidate_ports(base, policy.slot, stride, policy.max_slots, policy.search_range)
+        if p + width - 1 <= MAX_PORT
+    ]
     if override is not None:
-        return PortRequest(name, override, [override], strict=True, fixed=True)
+        return PortRequest(name, override, [override], True, True, protocol, width)
     if recorded is not None:
-        return PortRequest(name, recorded, [recorded, *candidates], strict=False)
-    return PortRequest(name, candidates[0], candidates, strict=policy.strict)
+        return PortRequest(name, recorded, [recorded, *candidates], False, False, protocol, width)
+    return PortRequest(name, candidates[0], candidates, policy.strict, False, protocol, width)
 
 
 def port_requests(

@@ -88,7 +88,7 @@ class BringUp:
     cancel: CancelToken
     events: EventSink
     spawned: dict[str, SpawnedProcess] = field(default_factory=dict)
-    docker_ports: Callable[[], set[int]] | None = None
+    docker_ports: Callable[[], set[tuple[int, str]]] | None = None
     """Host ports docker containers publish, for port probing (set by the compose planner)."""
 
     @property

@@ -32,7 +32,7 @@ from berth.domain.records import (
 )
 from berth.domain.undo import UndoStep
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     slug TEXT PRIMARY KEY,
@@ -41,9 +41,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS leases (
-    port INTEGER PRIMARY KEY,
+    port INTEGER NOT NULL,
+    protocol TEXT NOT NULL,
     slug TEXT NOT NULL,
     service TEXT NOT NULL,
+    op_id TEXT,
+    PRIMARY KEY (port, protocol)
+);
+CREATE TABLE IF NOT EXISTS subnets (
+    subnet TEXT PRIMARY KEY,
+    slug TEXT NOT NULL,
+    network TEXT NOT NULL,
     op_id TEXT
 );
 CREATE TABLE IF NOT EXISTS operations (
@@ -74,6 +82,18 @@ CREATE TRIGGER IF NOT EXISTS bump_on_update AFTER UPDATE ON sessions
 CREATE TRIGGER IF NOT EXISTS bump_on_delete AFTER DELETE ON sessions
     BEGIN UPDATE revision SET value = value + 1; END;
 """
+_MIGRATIONS = {
+    # 1 -> 2: a lease is a (port, protocol) pair; networks lease subnets (created by _SCHEMA)
+    1: """
+ALTER TABLE leases RENAME TO leases_v1;
+CREATE TABLE leases (
+    port INTEGER NOT NULL, protocol TEXT NOT NULL, slug TEXT NOT NULL, service TEXT NOT NULL, op_id TEXT,
+    PRIMARY KEY (port, protocol)
+);
+INSERT INTO leases SELECT port, 'tcp', slug, service, op_id FROM leases_v1;
+DROP TABLE leases_v1;
+""",
+}
 
 
 class ProcessLiveness(Protocol):
@@ -111,8 +131,15 @@ class SessionStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._guard_corruption():
             conn = self._conn()
-            if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                conn.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                migration = "".join(
+                    _MIGRATIONS[v] for v in range(version, SCHEMA_VERSION) if v in _MIGRATIONS
+                )
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {migration if version else ''}{_SCHEMA}"
+                    f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
 
     # -- plumbing -------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -310,44 +337,62 @@ class SessionStore:
             deleted = cur.rowcount > 0
             if deleted:
                 conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+                conn.execute("DELETE FROM subnets WHERE slug = ?", (slug,))
         return deleted
 
     # -- ports ----------------------------------------------------------------------------------
     def lease_ports(
         self, slug: str, op_id: str, requests: Sequence[PortRequest], probe: PortProbe
     ) -> dict[str, int]:
-        """Pick and lease one port per request in one transaction. Probing is quick (bind/connect)."""
+        """Pick and lease one port (or block) per request in one transaction. Probing is quick."""
         chosen: dict[str, int] = {}
         with self._write() as conn:
-            leased = {r[0]: r[1] for r in conn.execute("SELECT port, slug FROM leases")}
+            leased: dict[tuple[int, str], str] = {
+                (r[0], r[1]): r[2] for r in conn.execute("SELECT port, protocol, slug FROM leases")
+            }
             for req in requests:
-                port = self._pick(req, leased, slug, probe)
-                chosen[req.service] = port
-                leased[port] = slug
-                # a port this session already leases keeps its original op, so a failed resume
-                # never releases it
-                conn.execute(
-                    "INSERT INTO leases VALUES (?, ?, ?, ?) ON CONFLICT(port) DO NOTHING",
-                    (port, slug, req.service, op_id),
-                )
+                first = self._pick(req, leased, slug, probe)
+                chosen[req.service] = first
+                for port in req.block(first):
+                    leased[(port, req.protocol)] = slug
+                    # a port this session already leases keeps its original op, so a failed resume
+                    # never releases it
+                    conn.execute(
+                        "INSERT INTO leases VALUES (?, ?, ?, ?, ?) ON CONFLICT(port, protocol) DO NOTHING",
+                        (port, req.protocol, slug, req.service, op_id),
+                    )
         return chosen
 
     @staticmethod
-    def _pick(req: PortRequest, leased: dict[int, str], slug: str, probe: PortProbe) -> int:
-        def leased_elsewhere(port: int) -> str | None:
-            holder = leased.get(port)
-            return holder if holder is not None and holder != slug else None
+    def _pick(req: PortRequest, leased: dict[tuple[int, str], str], slug: str, probe: PortProbe) -> int:
+        def leased_elsewhere(first: int) -> str | None:
+            holders = (leased.get((p, req.protocol)) for p in req.block(first))
+            return next((h for h in holders if h is not None and h != slug), None)
 
-        def free(port: int) -> bool:
-            return leased_elsewhere(port) is None and (leased.get(port) == slug or not probe.is_taken(port))
+        def free(first: int) -> bool:
+            return leased_elsewhere(first) is None and all(
+                leased.get((p, req.protocol)) == slug or not probe.is_taken(p, req.protocol)
+                for p in req.block(first)
+            )
 
+        what = (
+            f"port {req.nominal}" if req.width == 1 else f"ports {req.nominal}-{req.nominal + req.width - 1}"
+        )
+        what += "/udp" if req.protocol != "tcp" else ""
         if req.fixed or req.strict:
             other = leased_elsewhere(req.nominal)
             if other is not None or (req.strict and not req.fixed and not free(req.nominal)):
+                busy = next(
+                    (p for p in req.block(req.nominal) if probe.is_taken(p, req.protocol)), req.nominal
+                )
                 raise BerthError(
                     ErrorCode.PORT_IN_USE,
-                    f"port {req.nominal} for service {req.service!r} is "
-                    + (f"leased to session {other!r}" if other else probe.describe_holder(req.nominal)),
+                    f"{what} for service {req.service!r} "
+                    + ("is" if req.width == 1 else "are")
+                    + " "
+                    + (
+                        f"leased to session {other!r}" if other else probe.describe_holder(busy, req.protocol)
+                    ),
                     "stop whatever holds it, choose another port for the service, or set strict_port = false",
                     remedies=(
                         Remedy(RemedyAction.CHOOSE_PORT, {"service": req.service}),
@@ -357,13 +402,13 @@ class SessionStore:
                     service=req.service,
                 )
             return req.nominal
-        for port in req.candidates:
-            if free(port):
-                return port
+        for first in req.candidates:
+            if free(first):
+                return first
         raise BerthError(
             ErrorCode.PORT_EXHAUSTED,
-            f"no free port for service {req.service!r} (tried {len(req.candidates)} candidates from "
-            f"{req.nominal})",
+            f"no free {'port' if req.width == 1 else f'block of {req.width} ports'} for service "
+            f"{req.service!r} (tried {len(req.candidates)} candidates from {req.nominal})",
             "free a port, choose another port for the service, or increase port_search_range",
             remedies=(
                 Remedy(RemedyAction.CHOOSE_PORT, {"service": req.service}),
@@ -372,13 +417,56 @@ class SessionStore:
             service=req.service,
         )
 
+    def lease_subnets(
+        self, slug: str, op_id: str, wanted: Sequence[tuple[str, Sequence[str]]], in_use: Sequence[str]
+    ) -> dict[str, str]:
+        """For each (network, candidate subnets in order), lease the first candidate that overlaps
+        neither another session's lease nor a subnet already `in_use` on the engine."""
+        import ipaddress
+
+        chosen: dict[str, str] = {}
+        with self._write() as conn:
+            rows = conn.execute("SELECT subnet, slug, network FROM subnets").fetchall()
+            mine = {r[2]: r[0] for r in rows if r[1] == slug}
+            taken = [ipaddress.ip_network(r[0]) for r in rows if r[1] != slug]
+            taken += [ipaddress.ip_network(s) for s in in_use]
+            for network, candidates in wanted:
+                pick = next(
+                    (
+                        c
+                        for c in ([mine[network]] if network in mine else []) + list(candidates)
+                        if not any(
+                            ipaddress.ip_network(c).overlaps(t)
+                            for t in taken
+                            if t.version == ipaddress.ip_network(c).version
+                        )
+                    ),
+                    None,
+                )
+                if pick is None:
+                    raise BerthError(
+                        ErrorCode.PORT_EXHAUSTED,
+                        f"no free subnet for network {network!r} (tried {len(candidates)} of the same size)",
+                        "remove unused docker networks (`docker network prune`) or take a session down",
+                        network=network,
+                    )
+                taken.append(ipaddress.ip_network(pick))
+                chosen[network] = pick
+                conn.execute(
+                    "INSERT INTO subnets VALUES (?, ?, ?, ?) ON CONFLICT(subnet) DO NOTHING",
+                    (pick, slug, network, op_id),
+                )
+        return chosen
+
     def release_leases(self, slug: str, op_id: str | None = None) -> int:
         """Release a session's leases, or only those taken by operation `op_id`."""
         with self._write() as conn:
             if op_id is None:
                 cur = conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+                conn.execute("DELETE FROM subnets WHERE slug = ?", (slug,))
             else:
                 cur = conn.execute("DELETE FROM leases WHERE slug = ? AND op_id = ?", (slug, op_id))
+                conn.execute("DELETE FROM subnets WHERE slug = ? AND op_id = ?", (slug, op_id))
         return cur.rowcount
 
     # -- operations -------------------------------------------------------------------------------
@@ -417,6 +505,7 @@ class SessionStore:
         with self._write() as conn:
             conn.execute("DELETE FROM sessions WHERE slug = ? AND op_id IS ?", (slug, op_id))
             conn.execute("DELETE FROM leases WHERE slug = ?", (slug,))
+            conn.execute("DELETE FROM subnets WHERE slug = ?", (slug,))
             conn.execute("DELETE FROM journal WHERE op_id = ?", (op_id,))
             conn.execute("DELETE FROM operations WHERE op_id = ?", (op_id,))
 
