@@ -62,7 +62,7 @@ def test_up_serves_the_branch_code_on_its_port_then_down_leaves_nothing(
     assert labelled(project).containers == [f"{project}-web-1"]
     assert labelled(project).networks == [f"{project}_default"]
     assert published_ports(f"{project}-web-1") == [port], "the base file's 8080:8080 is not published"
-    assert port in docker_engine.published_ports(), "allocation sees docker-published ports as taken"
+    assert (port, "tcp") in docker_engine.published_ports(), "allocation sees docker-published ports as taken"
     env = (Path(view.worktree_path) / ".env.berth").read_text()
     assert f"BERTH_WEB_PORT={port}\n" in env and "BERTH_MODE=container\n" in env and "\nPORT=" not in env
     [status] = engine.status("feat-page")
