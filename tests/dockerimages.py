@@ -16,6 +16,8 @@ import contextlib
 import hashlib
 import io
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -48,18 +50,37 @@ def _cache_dir() -> Path:
     return d
 
 
+class BusyboxUnavailable(RuntimeError):
+    """No package source offers busybox-static: no apt-get, or apt cannot locate or fetch the package.
+    The only failure of the image build that a test run may treat as "docker tests unavailable";
+    any other error is a bug in this builder or the machine and must surface."""
+
+
+# what apt says (LC_ALL=C) when no configured source has the package, or none can be reached
+_NO_PACKAGE_SOURCE = re.compile(
+    r"Unable to locate package|has no installation candidate|Can't select candidate version"
+    r"|Failed to fetch|Temporary failure resolving|Could not resolve"
+)
+
+
 def _download_deb(cache: Path) -> Path:
     debs = sorted(cache.glob("busybox-static_*.deb"))
     if debs:
         return debs[-1]
+    if shutil.which("apt-get") is None:
+        raise BusyboxUnavailable("no apt-get to download busybox-static (set $BERTH_BUSYBOX instead)")
     cmd = ["apt-get", "download", "-q", "busybox-static"]
-    res = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, check=False)
+    env = {**os.environ, "LC_ALL": "C"}  # apt's messages untranslated, for _NO_PACKAGE_SOURCE
+    res = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, check=False, env=env)
     if res.returncode != 0 and os.geteuid() == 0:  # package lists may be missing on a fresh machine
-        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
-        res = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, check=False)
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False, env=env)
+        res = subprocess.run(cmd, cwd=cache, capture_output=True, text=True, check=False, env=env)
     debs = sorted(cache.glob("busybox-static_*.deb"))
     if res.returncode != 0 or not debs:
-        raise RuntimeError(f"cannot get busybox-static via `apt-get download`: {res.stderr.strip()}")
+        message = f"cannot get busybox-static via `apt-get download`: {res.stderr.strip()}"
+        if res.returncode != 0 and _NO_PACKAGE_SOURCE.search(res.stderr):
+            raise BusyboxUnavailable(message)
+        raise RuntimeError(message)
     return debs[-1]
 
 
