@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from berth.adapters.processes import wait_or_cancel
 from berth.domain.cancel import CancelToken
@@ -210,6 +210,62 @@ def run(
         reader.join(timeout=5)
     result.returncode = proc.returncode
     return result
+
+
+_CONFIG_TIMEOUT = 60.0
+
+
+def config(
+    cli: ComposeCli,
+    project: str,
+    files: Sequence[Path],
+    *,
+    profiles: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """Compose's normalised model of the project (`config --format json`); without `files`, compose
+    finds them itself in `cwd` the way `docker compose up` would. COMPOSE_FILE_INVALID with
+    compose's own message when it refuses the files."""
+    argv = [*cli.argv, "-p", project]
+    for f in files:
+        argv += ["-f", str(f)]
+    for profile in profiles:
+        argv += ["--profile", profile]
+    try:
+        res = subprocess.run(
+            [*argv, "config", "--format", "json"],
+            cwd=cwd,
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=_CONFIG_TIMEOUT,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BerthError(
+            ErrorCode.COMPOSE_UNAVAILABLE,
+            f"{cli.describe()} config could not run: {exc}",
+            "check the compose installation (`docker compose version`)",
+        ) from exc
+    shown = " ".join(f.name for f in files) or f"the compose file in {cwd}"
+    if res.returncode != 0:
+        raise BerthError(
+            ErrorCode.COMPOSE_FILE_INVALID,
+            f"docker compose cannot read {shown}: {res.stderr.strip() or res.stdout.strip() or 'no output'}",
+            "fix the compose file (`docker compose config` shows the same error); nothing was started",
+            files=[str(f) for f in files],
+        )
+    try:
+        model: dict[str, Any] = json.loads(res.stdout)
+    except json.JSONDecodeError as exc:
+        raise BerthError(
+            ErrorCode.COMPOSE_FAILED,
+            f"docker compose config printed something that is not JSON for {shown}: {exc}",
+            "check that compose is v2 (`docker compose version`)",
+        ) from exc
+    return model
 
 
 def check(result: ComposeRun, what: str, hint: str) -> None:

@@ -200,10 +200,14 @@ def published_ports() -> set[tuple[int, str]]:
     return {p for row in rows for p in _container(row).published}
 
 
-def network_subnets(client: DockerClient) -> list[str]:
-    """Every subnet an engine network uses (a new network must not overlap them)."""
+def network_subnets(client: DockerClient, *, excluding: Sequence[str] = ()) -> list[str]:
+    """Every subnet an engine network uses (a new network must not overlap them), except those of
+    the networks carrying the `excluding` labels (a session's own, on a re-up)."""
+    own = set(networks(client, excluding)) if excluding else set()
     subnets: list[str] = []
     for net in client.api.networks():
+        if net["Name"] in own:
+            continue
         for config in ((net.get("IPAM") or {}).get("Config")) or []:
             if config.get("Subnet"):
                 subnets.append(config["Subnet"])

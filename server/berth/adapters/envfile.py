@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from dotenv import dotenv_values
 
 from berth.domain.config import InheritEnvEntry
 
@@ -15,21 +18,10 @@ def render(variables: Mapping[str, str]) -> str:
 
 
 def parse(text: str) -> dict[str, str]:
-    """KEY=VALUE lines; blank lines, `#` comments and an `export ` prefix are ignored; one matching
-    pair of outer quotes is stripped."""
-    out: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        if key:
-            out[key] = value
-    return out
+    """An env file with the semantics of the tools that read them (python-dotenv, as compose and
+    most frameworks): quotes, `export `, inline `# comments`, escapes, `${VAR}` expansion."""
+    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def read(path: Path) -> dict[str, str]:

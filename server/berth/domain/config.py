@@ -52,7 +52,7 @@ class ServiceConfig(_Strict):
     base_port: Annotated[int, Field(ge=1, le=65535)]
     run: RunKind = RunKind.NATIVE
     command: str | None = None
-    compose: str | None = None
+    compose: str | list[str] | None = None
     port_env: list[Annotated[str, Field(pattern=ENV_NAME_PATTERN)]] = Field(default_factory=list)
     ready: ReadyProbe = Field(default_factory=ReadyProbe)
 
@@ -64,6 +64,11 @@ class ServiceConfig(_Strict):
     @property
     def env_key(self) -> str:
         return port_env_name(self.name)
+
+    @property
+    def compose_files(self) -> tuple[str, ...] | None:
+        """The compose files (-f, in order) this docker service is in; None: the project's."""
+        return _files(self.compose)
 
 
 class Hooks(_Strict):
@@ -82,6 +87,9 @@ class BerthConfig(_Strict):
     slot_stride: Annotated[int, Field(ge=1, le=1000)] = 1
     strict_port: bool = False
     port_search_range: Annotated[int, Field(ge=0, le=100)] = 10
+    compose: str | list[str] | None = None
+    """The project's compose files (-f, in order); None: compose's own discovery in the root."""
+    profiles: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     inherit_env: list[str | InheritEnvEntry] = Field(default_factory=lambda: [".env", ".env.local"])  # type: ignore[arg-type]
     services: list[ServiceConfig] = Field(default_factory=list)
     hooks: Hooks = Field(default_factory=Hooks)
@@ -93,6 +101,10 @@ class BerthConfig(_Strict):
         if not value or path.is_absolute() or ".." in path.parts:
             raise ValueError("must be a relative path inside the repository (no '..', not absolute)")
         return value
+
+    @property
+    def compose_files(self) -> tuple[str, ...]:
+        return _files(self.compose) or ()
 
     @property
     def inherit_entries(self) -> list[InheritEnvEntry]:
@@ -108,6 +120,12 @@ class BerthConfig(_Strict):
 
     def service(self, name: str) -> ServiceConfig | None:
         return next((s for s in self.services if s.name == name), None)
+
+
+def _files(value: str | list[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def load_config(root: Path) -> BerthConfig:

@@ -41,6 +41,8 @@ class ErrorCode(StrEnum):
     COMPOSE_UNAVAILABLE = "COMPOSE_UNAVAILABLE"
     COMPOSE_FAILED = "COMPOSE_FAILED"
     COMPOSE_FILE_INVALID = "COMPOSE_FILE_INVALID"
+    COMPOSE_UNSUPPORTED = "COMPOSE_UNSUPPORTED"
+    PORT_NOT_PUBLISHED = "PORT_NOT_PUBLISHED"
     PROJECT_CONFLICT = "PROJECT_CONFLICT"
     INTERNAL = "INTERNAL"
 
@@ -76,6 +78,8 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.COMPOSE_UNAVAILABLE: "No docker compose v2 was found.",
     ErrorCode.COMPOSE_FAILED: "A docker compose command failed.",
     ErrorCode.COMPOSE_FILE_INVALID: "A compose file is missing or cannot be parsed.",
+    ErrorCode.COMPOSE_UNSUPPORTED: "The compose file uses something sessions cannot isolate (network_mode: host).",
+    ErrorCode.PORT_NOT_PUBLISHED: "After up, the engine does not publish a port the session leased.",
     ErrorCode.PROJECT_CONFLICT: "The session's compose project name is used by containers Berth does not own.",
     ErrorCode.INTERNAL: "An unexpected internal error (a bug); the server log has the traceback.",
 }

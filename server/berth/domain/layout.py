@@ -48,8 +48,9 @@ class Layout:
     def log_path(self, slug: str, service: str) -> Path:
         return self.log_dir(slug) / f"{service}.log"
 
-    def overlay_path(self, slug: str, group_index: int) -> Path:
-        return self.state_dir / "overlays" / f"{slug}-{group_index}.yml"
+    def session_compose_path(self, slug: str, group_index: int) -> Path:
+        """The compose file a session's group runs with: compose's model, rewritten per session."""
+        return self.state_dir / "compose" / f"{slug}-{group_index}.json"
 
     def lock_path(self, name: str) -> Path:
         return self.state_dir / f"{name}.lock"

@@ -35,6 +35,14 @@ class ServiceState(StrEnum):
     STOPPED = "stopped"
     UNMANAGED = "unmanaged"
     UNKNOWN = "unknown"
+    COMPLETED = "completed"
+    """A one-shot service (others wait for it to complete) that exited 0."""
+    NOT_STARTED = "not-started"
+    """Left out by the active compose profiles."""
+
+    @property
+    def unhealthy(self) -> bool:
+        return self in (ServiceState.EXITED, ServiceState.WRONG_OWNER)
 
 
 class ServiceView(WireModel):

@@ -168,5 +168,6 @@ def native_service(name: str, base_port: int, command: str) -> str:
     )
 
 
-def overlays(repo: Path) -> list[Path]:
-    return sorted((repo / ".berth" / "overlays").glob("*.yml"))
+def session_files(repo: Path) -> list[Path]:
+    """The compose files Berth wrote for sessions (compose's model, rewritten per session)."""
+    return sorted((repo / ".berth" / "compose").glob("*.json"))

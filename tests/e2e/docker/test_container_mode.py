@@ -24,9 +24,9 @@ from e2e.docker.docker_world import (
     docker_service,
     http_get,
     labelled,
-    overlays,
     project_containers,
     published_ports,
+    session_files,
     web_service,
 )
 from world import assert_nothing_left, db_rows
@@ -74,10 +74,10 @@ def test_up_serves_the_branch_code_on_its_port_then_down_leaves_nothing(
 
     removed = {(r.kind, r.name) for r in receipt.removed}
     assert {("container", f"{project}-web-1"), ("network", f"{project}_default")} <= removed
-    assert ("overlay", str(repo / ".berth" / "overlays" / "feat-page-1.yml")) in removed
+    assert ("compose file", str(repo / ".berth" / "compose" / "feat-page-1.json")) in removed
     assert receipt.kept == []
     assert labelled(project).empty() and project_containers(project) == []
-    assert overlays(repo) == []
+    assert session_files(repo) == []
     assert_nothing_left(repo, "feat-page")
 
 
@@ -202,10 +202,10 @@ def test_failing_second_group_takes_the_first_down_with_both_overlays(
     project = f"{prefix}_feat-two"
     assert labelled(project).empty(), "containers, networks and volumes of both groups are gone"
     assert project_containers(project) == []
-    assert overlays(repo) == []
+    assert session_files(repo) == []
     undone = [kind for _, _, kind, state, _ in sink.undo_events if state == "undone"]
     assert undone[:4] == ["compose_down", "restore_file", "compose_down", "restore_file"], (
-        "each group's containers go down before its overlay is deleted, newest group first"
+        "each group's containers go down before its session file is deleted, newest group first"
     )
     assert all(state != "failed" for *_, state, _ in sink.undo_events)
     assert_nothing_left(repo, "feat-two", branch_created="feat/two")
@@ -272,7 +272,9 @@ def test_down_of_a_session_whose_worktree_was_deleted_by_hand(make_repo: RepoFac
     )
     engine = Engine(Workspace(repo))
     view = engine.up(UpRequest(branch="gone"))
-    shutil.rmtree(view.worktree_path)  # its compose file goes with it
+    shutil.rmtree(view.worktree_path)  # the user's compose file goes with it
+    [own] = session_files(repo)
+    own.unlink()  # and the session's own compose file too
 
     receipt = engine.down(DownRequest(slug="gone"))
 

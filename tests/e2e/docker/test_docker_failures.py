@@ -30,8 +30,8 @@ from e2e.docker.docker_world import (
     docker_service,
     http_get,
     labelled,
-    overlays,
     project_containers,
+    session_files,
     volume_file,
     web_service,
 )
@@ -132,7 +132,7 @@ def test_kill_9_during_compose_up_then_recover_leaves_nothing(make_repo: RepoFac
     assert any(u["step"].startswith("take down compose group compose.yml") for u in report["undone"])
     assert labelled(project).empty(), "containers, networks and volumes of the killed up are gone"
     assert project_containers(project) == []
-    assert overlays(repo) == []
+    assert session_files(repo) == []
     assert_nothing_left(repo, "feat-kill", branch_created="feat/kill")
 
 

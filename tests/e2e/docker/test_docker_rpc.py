@@ -22,7 +22,7 @@ from e2e.docker.docker_world import (
     data_service,
     docker_service,
     labelled,
-    overlays,
+    session_files,
 )
 from e2e.rpc.conftest import SERVE, make_client
 from world import assert_nothing_left
@@ -99,7 +99,7 @@ async def test_failing_docker_up_reports_progress_then_rollback_in_order(
     ]
     expected = [
         "compose_down",  # the failed group (infra/compose.yml), newest first
-        "restore_file",  # its overlay, once its containers are down
+        "restore_file",  # its session compose file, once its containers are down
         "compose_down",  # the group that came up
         "restore_file",
         "restore_file",  # .env.berth
@@ -116,5 +116,5 @@ async def test_failing_docker_up_reports_progress_then_rollback_in_order(
     failed = next(i for i, line in enumerate(logs) if "broken-1 exited (3)" in line)
     assert healthy < failed, "compose's events arrive as log messages, in order"
     project = f"bt{port_base}_feat-rpc-docker"
-    assert labelled(project).empty() and overlays(repo) == []
+    assert labelled(project).empty() and session_files(repo) == []
     assert_nothing_left(repo, "feat-rpc-docker", branch_created="feat/rpc-docker")

@@ -23,8 +23,8 @@ from e2e.docker.docker_world import (
     http_get,
     labelled,
     native_service,
-    overlays,
     project_containers,
+    session_files,
 )
 from world import assert_nothing_left, berth_processes
 
@@ -64,7 +64,7 @@ def test_hybrid_runs_data_in_compose_and_the_app_natively(make_repo: RepoFactory
     receipt = engine.down(DownRequest(slug="feat-hy"))
 
     kinds = {r.kind for r in receipt.removed}
-    assert {"process", "container", "network", "volume", "overlay", "worktree"} <= kinds
+    assert {"process", "container", "network", "volume", "compose file", "worktree"} <= kinds
     assert labelled(project).empty()
     assert_nothing_left(repo, "feat-hy")
 
@@ -98,7 +98,7 @@ def test_hybrid_without_docker_services_starts_the_compose_services_not_labelled
     assert labelled(project).empty()
 
 
-def test_fresh_hybrid_rollback_removes_containers_volumes_overlay_and_processes(
+def test_fresh_hybrid_rollback_removes_containers_volumes_session_file_and_processes(
     make_repo: RepoFactory, port_base: int
 ) -> None:
     prefix = f"bt{port_base}"
@@ -115,6 +115,6 @@ def test_fresh_hybrid_rollback_removes_containers_volumes_overlay_and_processes(
     project = f"{prefix}_feat-fresh"
     assert labelled(project).empty(), "a fresh session's rollback removes its volumes too"
     assert project_containers(project) == []
-    assert overlays(repo) == []
+    assert session_files(repo) == []
     assert berth_processes(repo) == []
     assert_nothing_left(repo, "feat-fresh", branch_created="feat/fresh")

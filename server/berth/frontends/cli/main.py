@@ -13,7 +13,6 @@ from rich.console import Console
 
 from berth import __version__
 from berth.domain.errors import BerthError, ErrorCode
-from berth.domain.models import ServiceState
 from berth.frontends.cli.init import write_starter
 from berth.frontends.cli.render import (
     ConsoleSink,
@@ -176,9 +175,7 @@ def _cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def _cmd_status(args: argparse.Namespace, out: Console, err: Console) -> int:
     sessions = _engine(args).status(args.slug)
-    unhealthy = any(
-        s.state in (ServiceState.EXITED, ServiceState.WRONG_OWNER) for x in sessions for s in x.services
-    )
+    unhealthy = any(s.state.unhealthy for x in sessions for s in x.services)
     if args.json:
         _emit({"sessions": [s.to_wire() for s in sessions]})
     elif not sessions:

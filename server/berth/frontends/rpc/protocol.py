@@ -156,6 +156,8 @@ ERROR_NUMBERS: dict[ErrorCode, int] = {
     ErrorCode.MODE_MISMATCH: 1030,
     ErrorCode.PROJECT_CONFLICT: 1031,
     ErrorCode.CONNECTION_CLOSING: 1032,
+    ErrorCode.COMPOSE_UNSUPPORTED: 1033,
+    ErrorCode.PORT_NOT_PUBLISHED: 1034,
     ErrorCode.INTERNAL: 1099,
 }
 

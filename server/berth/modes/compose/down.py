@@ -36,10 +36,10 @@ def stop_containers(td: TearDown) -> None:
         sweep.run(client, remove_volumes=not keep_volumes)
         after = docker_engine.inventory(client, record.selector)
     for group in record.groups:
-        overlay_path = group.files[-1]
-        if overlay_path.exists():
-            overlay_path.unlink()
-            td.removed.append(ResourceRef(kind="overlay", name=str(overlay_path)))
+        own = group.own_file
+        if own is not None and own.exists():
+            own.unlink()
+            td.removed.append(ResourceRef(kind="compose file", name=str(own)))
     for kind, was, now in (
         ("container", before.containers, after.containers),
         ("network", before.networks, after.networks),
@@ -75,13 +75,13 @@ def _compose_down(
     *,
     keep_volumes: bool,
 ) -> None:
-    if not all(f.is_file() for f in group.files):
-        td.warn(f"{group.compose} or its overlay is gone; removing the containers through the engine")
+    if not all(f.is_file() for f in group.run_files):
+        td.warn(f"{group.own_file} is gone; removing the containers through the engine")
         return
     result = run_compose_down(
         cli,
         record.project,
-        group.files,
+        group.run_files,
         remove_volumes=not keep_volumes,
         env=td.process_env() if td.worktree.is_dir() else dict(os.environ),
         cancel=td.cancel,
@@ -89,4 +89,4 @@ def _compose_down(
     )
     if result.returncode != 0:
         tail = "; ".join(result.errors[-3:] or result.output[-3:])
-        td.warn(f"docker compose down of {group.compose} failed ({tail}); removing what is left directly")
+        td.warn(f"docker compose down of {group.own_file} failed ({tail}); removing what is left directly")

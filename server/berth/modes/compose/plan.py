@@ -1,18 +1,26 @@
-"""Planning a session's compose project: which compose files and services it runs, and which host
-ports it needs. Reads the worktree's compose files (each session runs its own branch's), refuses a
-project name already used by containers Berth does not own, and records the plan in the session."""
+"""Planning a session's compose project from compose's own model of the user's files.
+
+For each group of compose files (the project's, or those a docker service names) compose is asked
+for its normalised model, run in the session's worktree with the session's environment. From it:
+which services run, which of them are one-shots, which profiles leave out, how long `up --wait`
+may take, and every host port the session must lease: each published port of every started
+service, declared in berth.toml or not, so no session ever publishes a base-file host port."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth.adapters import docker_engine
+from berth.adapters import compose_cli, docker_engine
 from berth.domain.config import Mode, ServiceConfig
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
-from berth.domain.layout import COMPOSE_FILE_NAMES, find_compose_file
-from berth.modes.compose import overlay
+from berth.domain.ports import Protocol_, nominal_port
+from berth.modes.compose.model import ComposeModel, ComposeModelError, healthy_within
 from berth.modes.compose.project import (
     APP_ROLE_LABEL,
     APP_ROLE_VALUE,
@@ -23,151 +31,349 @@ from berth.modes.compose.project import (
     compose_record,
     project_name,
 )
-from berth.modes.context import BringUp
+from berth.modes.compose.session_file import subnet_key
+from berth.modes.context import BringUp, generated_env, session_process_env
+
+DEFAULT_WAIT_SECONDS = 120.0
+ALL_PROFILES = "*"
 
 
-def plan_compose(ctx: BringUp) -> None:
-    """Read the worktree's compose files and decide groups, services and the host ports they need."""
-    ctx.docker_ports = docker_engine.published_ports
-    config, worktree = ctx.config, ctx.worktree
-    mode = Mode(ctx.session.mode)
-    declared = config.docker_services
-    by_file: dict[Path, list[ServiceConfig]] = {}
+@dataclass(frozen=True)
+class PortNeed:
+    """One host port (or block) the session leases, and where compose publishes it."""
+
+    name: str
+    service: str
+    target: int
+    base: int
+    entry: int | None
+    protocol: Protocol_ = "tcp"
+    width: int = 1
+    host_ip: str | None = None
+
+    def record(self) -> PortRecord:
+        return PortRecord(
+            service=self.service,
+            target=self.target,
+            base=self.base,
+            entry=self.entry,
+            protocol=self.protocol,
+            width=self.width,
+            host_ip=self.host_ip,
+        )
+
+
+def port_needs(
+    model: ComposeModel, started: Sequence[str], declared: Mapping[str, int], taken: Iterable[str] = ()
+) -> list[PortNeed]:
+    """Every host port the started services publish, one need per block of consecutive ports.
+
+    A declared service (berth.toml, name -> base_port) gets its primary port on its first published
+    block (or, with none, a new mapping to base_port in the container), on the service whose network
+    it shares if it uses `network_mode: service:x`. Every other published block gets a port based on
+    the host port the file publishes. A service only on internal networks publishes nothing unless
+    it is declared (it is then bridged). Random host ports stay random: they cannot collide."""
+    services = model.services
+    used = set(taken)
+    needs: list[PortNeed] = []
+    primaries: dict[str, tuple[str, int]] = {}  # publishing service -> (declared name, base)
+    for name in started:
+        if name in declared:
+            owner = services[name].shares_network_of or name
+            primaries[owner] = (name, declared[name])
+            used.add(name)
+
+    def unique(name: str) -> str:
+        out, n = name, 2
+        while out in used:
+            out, n = f"{name}-{n}", n + 1
+        used.add(out)
+        return out
+
+    for name in started:
+        spec = services[name]
+        if name not in primaries and model.only_on_internal_networks(spec):
+            continue
+        blocks = spec.blocks
+        primary = primaries.get(name)
+        if primary is not None:
+            port_name, base = primary
+            entries = spec.ports
+            if blocks and blocks[0].first.index == 0:
+                first, width = blocks[0].first, blocks[0].width
+                blocks = blocks[1:]
+            elif entries:  # its first entry publishes a random port: the session's port replaces it
+                first, width = entries[0], 1
+            else:
+                needs.append(PortNeed(port_name, name, base, base, None))
+                first = None
+            if first is not None:
+                needs.append(
+                    PortNeed(
+                        port_name, name, first.target, base, first.index, first.protocol, width, first.host_ip
+                    )
+                )
+        for block in blocks:
+            port = block.first
+            suffix = "" if port.protocol == "tcp" else f"-{port.protocol}"
+            wanted = name + suffix if primary is None and not any(n.service == name for n in needs) else None
+            port_name = unique(wanted or f"{name}-{port.target}{suffix}")
+            assert port.published is not None
+            needs.append(
+                PortNeed(
+                    port_name,
+                    name,
+                    port.target,
+                    port.published,
+                    port.index,
+                    port.protocol,
+                    block.width,
+                    port.host_ip,
+                )
+            )
+    return needs
+
+
+def wait_seconds(model: ComposeModel, started: Sequence[str], declared: Sequence[ServiceConfig]) -> float:
+    """How long `up --wait` may take: berth.toml's readiness timeouts (120 s by default), and never
+    less than a started service's own healthcheck needs to decide."""
+    configured = [s.ready.timeout for s in declared if s.name in started]
+    wait = max(configured) if configured else DEFAULT_WAIT_SECONDS
+    for name in started:
+        check = model.services[name].healthcheck
+        if check is not None:
+            wait = max(wait, healthy_within(check))
+    return wait
+
+
+PRIVATE_POOLS = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8")
+]
+MAX_SUBNET_CANDIDATES = 64
+
+
+def fixed_subnets(model: ComposeModel) -> dict[str, str]:
+    """The subnets the file fixes for its own networks (external ones are shared, never moved)."""
+    out: dict[str, str] = {}
+    for key, spec in model.networks.items():
+        if spec.get("external"):
+            continue
+        for index, config in enumerate((spec.get("ipam") or {}).get("config") or []):
+            if config.get("subnet"):
+                out[subnet_key(key, index)] = str(config["subnet"])
+    return out
+
+
+def subnet_candidates(original: str, slot: int, max_slots: int) -> list[str]:
+    """Subnets of the same size as `original` in its private range, this slot's first, then
+    every max_slots-th one: never the file's own (a plain `docker compose up` may use it)."""
+    net = ipaddress.ip_network(original, strict=False)
+    pool = next(
+        (p for p in PRIVATE_POOLS if p.version == net.version and net.subnet_of(p)),  # type: ignore[arg-type]
+        net.supernet(new_prefix=max(0, net.prefixlen - 8)),
+    )
+    size = net.num_addresses
+    count = pool.num_addresses // size
+    own = (int(net.network_address) - int(pool.network_address)) // size
+    out: list[str] = []
+    for i in range(count):
+        k = (own + slot + i * max_slots) % count
+        if k != own:
+            out.append(str(ipaddress.ip_network((int(pool.network_address) + k * size, net.prefixlen))))
+        if len(out) >= MAX_SUBNET_CANDIDATES:
+            break
+    return out
+
+
+def hybrid_start(model: ComposeModel, declared: Sequence[ServiceConfig]) -> tuple[list[str], bool]:
+    """What hybrid mode starts in compose: the declared docker services, else every service not
+    labelled as the app (and whether no service carried the label)."""
     if declared:
-        for svc in declared:
-            by_file.setdefault(_compose_path(worktree, svc), []).append(svc)
-    else:
-        by_file[_root_compose(worktree)] = []
-    taken = {s.name for s in config.native_services} | ({"app"} if mode is Mode.HYBRID else set())
+        return [s.name for s in declared], False
+    start = [n for n, s in model.services.items() if s.labels.get(APP_ROLE_LABEL) != APP_ROLE_VALUE]
+    return start, len(start) == len(model.services)
+
+
+def refuse_unisolatable(model: ComposeModel, started: Sequence[str], source: str) -> None:
+    for name in started:
+        if model.services[name].network_mode == "host":
+            raise BerthError(
+                ErrorCode.COMPOSE_UNSUPPORTED,
+                f"service {name!r} in {source} uses `network_mode: host`: it shares the machine's ports, "
+                "so two sessions of it cannot run side by side",
+                "put it under a profile that sessions do not enable, or remove network_mode: host; "
+                "nothing was started",
+                remedies=(Remedy(RemedyAction.EDIT_CONFIG, {"key": "profiles"}),),
+                service=name,
+            )
+
+
+# -- the plan step ------------------------------------------------------------------------------------
+def plan_compose(ctx: BringUp) -> None:
+    """Ask compose for the model of each group of files and decide services, ports and waits."""
+    ctx.docker_ports = docker_engine.published_ports
+    config = ctx.config
+    mode = ctx.session.mode
     if mode is Mode.CONTAINER and config.native_services:
         ctx.events.log(
             "warning",
             f"[{ctx.slug}] container mode runs only compose; native services are ignored: "
             + ", ".join(s.name for s in config.native_services),
         )
-    owner: dict[str, Path] = {}
+    cli = compose_cli.find_compose()
+    project = project_name(config.prefix, ctx.slug)
+    env = planning_env(ctx)
+    taken = {s.name for s in config.native_services} | ({"app"} if mode is Mode.HYBRID else set())
+    owner: dict[str, str] = {}
     groups: list[ComposeGroup] = []
-    port_records: dict[str, PortRecord] = {}
-    for index, (path, services) in enumerate(by_file.items(), start=1):
-        base = load_compose(path, worktree)
-        start, scope = _scope(ctx, mode, path, base, services)
-        for name in scope:
-            if name in owner and owner[name] != path:
+    ports: dict[str, PortRecord] = {}
+    for index, (files, declared) in enumerate(_groups(ctx).items(), start=1):
+        paths = [_compose_path(ctx, f) for f in files]
+        project_dir = paths[0].parent if paths else ctx.worktree
+        source = ", ".join(relative_name(p, ctx.worktree) for p in paths) or "the worktree's compose file"
+        model, everything = _models(cli, project, paths, profiles(ctx), project_dir=project_dir, env=env)
+        services = model.services
+        for svc in declared:
+            if svc.name not in services:
                 raise _invalid(
-                    f"compose service {name!r} is defined in both {relative_name(owner[name], worktree)} and "
-                    f"{relative_name(path, worktree)}; both groups share the session's compose project",
+                    f"docker service {svc.name!r} is not a service of {source} "
+                    f"(it defines: {', '.join(services) or 'none with the active profiles'})",
+                    "name the [[services]] entry after its compose service, or point `compose` at the "
+                    "right file",
+                )
+        if mode is Mode.CONTAINER:
+            start, started = None, list(services)
+        else:
+            hybrid, unlabelled = hybrid_start(model, declared)
+            if unlabelled:
+                ctx.events.log(
+                    "warning",
+                    f"[{ctx.slug}] no compose service is labelled {APP_ROLE_LABEL}={APP_ROLE_VALUE}; "
+                    "hybrid mode runs all of them in docker",
+                )
+            start, started = hybrid, model.with_dependencies(hybrid)
+        refuse_unisolatable(model, started, source)
+        for name in started:
+            if owner.setdefault(name, source) != source:
+                raise _invalid(
+                    f"compose service {name!r} is defined in both {owner[name]} and {source}; both "
+                    "groups share the session's compose project",
                     "rename one of them",
                 )
-            owner[name] = path
-        try:
-            needs = overlay.port_needs(base, scope, {s.name: s.base_port for s in services}, taken)
-        except overlay.ComposeParseError as exc:
-            raise _invalid(f"{relative_name(path, worktree)}: {exc}", "fix the compose file") from exc
+        needs = port_needs(model, started, {s.name: s.base_port for s in declared}, taken)
         for need in needs:
             taken.add(need.name)
-            port_records[need.name] = PortRecord(
-                service=need.service, target=need.target, base=need.base, entry=need.entry
+            ports[need.name] = need.record()
+        bridged = [s for s in (svc.name for svc in declared) if model.only_on_internal_networks(services[s])]
+        for name in bridged:
+            ctx.log(
+                f"service {name} is only on internal networks: a session bridge network publishes its port"
             )
-        overlay_path = ctx.layout.overlay_path(ctx.slug, index)
-        groups.append(ComposeGroup(compose=str(path), overlay=str(overlay_path), services=scope, start=start))
-    project = project_name(config.prefix, ctx.slug)
+        groups.append(
+            ComposeGroup(
+                files=[str(p) for p in paths],
+                project_dir=str(project_dir),
+                profiles=profiles(ctx),
+                session_file=str(ctx.layout.session_compose_path(ctx.slug, index)),
+                services=started,
+                start=start,
+                one_shots=model.one_shots(started),
+                not_started={
+                    n: list(s.raw.get("profiles") or [])
+                    for n, s in everything.services.items()
+                    if n not in services
+                },
+                wait_seconds=wait_seconds(model, started, declared),
+                fixed_subnets=fixed_subnets(model),
+                bridged=bridged,
+            )
+        )
     record = ComposeRecord(
-        project=project,
-        root=str(ctx.layout.root),
-        op=_label_op(ctx, project),
-        groups=groups,
-        ports=port_records,
+        project=project, root=str(ctx.layout.root), op=_label_op(ctx, project), groups=groups, ports=ports
     )
     ctx.session.resources[RESOURCE_KEY] = record.model_dump(mode="json")
 
 
-def _scope(
-    ctx: BringUp, mode: Mode, path: Path, base: Mapping[str, Any], declared: list[ServiceConfig]
-) -> tuple[list[str] | None, list[str]]:
-    """(services named on `up` or None for all, services the overlay covers)."""
-    specs: Mapping[str, Any] = base["services"]
-    for svc in declared:
-        if svc.name not in specs:
+def profiles(ctx: BringUp) -> list[str]:
+    """berth.toml's profiles and those COMPOSE_PROFILES enables, as compose would combine them."""
+    extra = [p.strip() for p in os.environ.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+    return list(dict.fromkeys([*ctx.config.profiles, *extra]))
+
+
+def planning_env(ctx: BringUp) -> dict[str, str]:
+    """The session's environment before its ports are leased: recorded ports, else each declared
+    service's nominal port, so a compose file may already interpolate `${BERTH_<NAME>_PORT}`."""
+    guessed = dict(ctx.session.ports)
+    policy = ctx.port_policy
+    for svc in ctx.config.services:
+        guessed.setdefault(svc.name, nominal_port(svc.base_port, policy.slot, policy.stride))
+    session = ctx.session.model_copy(update={"ports": guessed})
+    inherited = [e.file for e in ctx.config.inherit_entries]
+    return session_process_env(ctx.worktree, inherited, generated_env(session, ctx.config))
+
+
+def _models(
+    cli: compose_cli.ComposeCli,
+    project: str,
+    paths: list[Path],
+    active: list[str],
+    *,
+    project_dir: Path,
+    env: Mapping[str, str],
+) -> tuple[ComposeModel, ComposeModel]:
+    """The model with the active profiles, and with every profile (to say what profiles leave out);
+    both asked at once."""
+
+    def ask(chosen: list[str]) -> ComposeModel:
+        data = compose_cli.config(cli, project, paths, profiles=chosen, cwd=project_dir, env=env)
+        try:
+            return ComposeModel.parse(data)
+        except ComposeModelError as exc:
             raise _invalid(
-                f"docker service {svc.name!r} is not defined in {relative_name(path, ctx.worktree)} "
-                f"(it defines: {', '.join(specs)})",
-                "name the [[services]] entry after its compose service, or point `compose` at the right file",
-            )
-    if mode is Mode.CONTAINER:
-        return None, list(specs)
-    if declared:
-        start = [s.name for s in declared]
-    else:
-        start = [name for name, spec in specs.items() if not _is_app(spec)]
-        if len(start) == len(specs):
-            ctx.events.log(
-                "warning",
-                f"[{ctx.slug}] no compose service is labelled {APP_ROLE_LABEL}={APP_ROLE_VALUE}; "
-                "hybrid mode runs all of them in docker",
-            )
-    return start, _with_dependencies(specs, start)
+                f"compose's model of {project_dir} cannot be used: {exc}", "fix the compose file"
+            ) from exc
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        active_model = pool.submit(ask, active)
+        everything = pool.submit(ask, [ALL_PROFILES])
+        return active_model.result(), everything.result()
 
 
-def _is_app(spec: Any) -> bool:
-    labels = (spec or {}).get("labels") or {}
-    if isinstance(labels, list):
-        labels = dict(str(item).partition("=")[::2] for item in labels)
-    return isinstance(labels, dict) and str(labels.get(APP_ROLE_LABEL)) == APP_ROLE_VALUE
+def _groups(ctx: BringUp) -> dict[tuple[str, ...], list[ServiceConfig]]:
+    """Declared docker services by the compose files they are in (the project's files by default)."""
+    project_files = ctx.config.compose_files
+    groups: dict[tuple[str, ...], list[ServiceConfig]] = {}
+    for svc in ctx.config.docker_services:
+        files = svc.compose_files
+        groups.setdefault(project_files if files is None else files, []).append(svc)
+    return groups or {project_files: []}
 
 
-def _with_dependencies(specs: Mapping[str, Any], start: Iterable[str]) -> list[str]:
-    """`start` plus everything compose starts with them (depends_on), in the file's order."""
-    wanted: set[str] = set()
-    todo = list(start)
-    while todo:
-        name = todo.pop()
-        if name in wanted or name not in specs:
-            continue
-        wanted.add(name)
-        deps = (specs[name] or {}).get("depends_on") or []
-        todo.extend(deps if isinstance(deps, list) else list(deps))
-    return [name for name in specs if name in wanted]
-
-
-def _compose_path(worktree: Path, svc: ServiceConfig) -> Path:
-    if svc.compose is None:
-        return _root_compose(worktree)
-    if Path(svc.compose).is_absolute():
+def _compose_path(ctx: BringUp, name: str) -> Path:
+    worktree = ctx.worktree
+    if Path(name).is_absolute():
         raise _invalid(
-            f"compose file {svc.compose!r} of service {svc.name!r} is an absolute path",
-            "use a path relative to the repository root",
+            f"compose file {name!r} is an absolute path", "use a path relative to the repository root"
         )
-    path = (worktree / svc.compose).resolve()
+    path = (worktree / name).resolve()
     if not path.is_relative_to(worktree.resolve()):
         raise _invalid(
-            f"compose file {svc.compose!r} of service {svc.name!r} resolves outside the worktree ({path})",
+            f"compose file {name!r} resolves outside the worktree ({path})",
             "keep compose files inside the repository",
         )
     if not path.is_file():
         raise _invalid(
-            f"compose file {svc.compose!r} of service {svc.name!r} is not in the session's worktree {worktree}",
+            f"compose file {name!r} is not in the session's worktree {worktree}",
             "commit it on the session's branch (the worktree has only committed files)",
         )
     return path
 
 
-def _root_compose(worktree: Path) -> Path:
-    found = find_compose_file(worktree)
-    if found is not None:
-        return found.resolve()
-    raise _invalid(
-        f"no compose file at the top of the worktree {worktree} (looked for {', '.join(COMPOSE_FILE_NAMES)})",
-        'commit one on the session\'s branch, or set `compose = "path"` on the docker [[services]]',
-    )
-
-
-def load_compose(path: Path, worktree: Path) -> dict[str, Any]:
+def relative_name(path: Path, worktree: Path) -> str:
     try:
-        return overlay.parse_compose(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, overlay.ComposeParseError) as exc:
-        raise _invalid(
-            f"{relative_name(path, worktree)} cannot be used: {exc}", "fix the compose file"
-        ) from exc
+        return str(path.relative_to(worktree.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _label_op(ctx: BringUp, project: str) -> str:
@@ -201,13 +407,6 @@ def _refuse_foreign_project(client: Any, project: str, root: str) -> None:
             project=project,
             containers=foreign,
         )
-
-
-def relative_name(path: Path, worktree: Path) -> str:
-    try:
-        return str(path.relative_to(worktree.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _invalid(message: str, hint: str) -> BerthError:

@@ -35,6 +35,7 @@ def compose_down(
     spare_containers: list[str],
     spare_volumes: list[str],
     marker: str,
+    label: str,
 ) -> UndoStep:
     """Take one compose group down: what its `compose up` (even half done) created, and nothing else."""
     args = {
@@ -48,7 +49,7 @@ def compose_down(
         "marker": marker,
     }
     volumes = "and its volumes" if remove_volumes else "(volumes kept)"
-    return UndoStep(COMPOSE_DOWN, args, f"take down compose group {files[0].name} of {project} {volumes}")
+    return UndoStep(COMPOSE_DOWN, args, f"take down compose group {label} of {project} {volumes}")
 
 
 def run_compose_down(

@@ -1,35 +1,62 @@
 """Bring-up steps for a session's compose project.
 
-Each group gets an overlay under ``<root>/.berth/overlays`` and one ``compose up --wait`` of project
-``<prefix>_<slug>``. Per group, the overlay's inverse is journalled first and the group's
-compose-down inverse second, both before ``compose up`` starts, so a half-failed ``up`` leaves
-nothing and the overlay is deleted only once its containers are down."""
+Each group gets its session file (compose's model of the user's files, rewritten per session) and
+one ``compose up --wait`` of project ``<prefix>_<slug>``. Per group, the session file's inverse is
+journalled first and the group's compose-down inverse second, both before ``compose up`` starts, so
+a half-failed ``up`` leaves nothing and the file is deleted only once its containers are down.
+After ``up`` the engine is asked whether every leased port is really published."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from berth.adapters import compose_cli, docker_engine, envfile
-from berth.domain.ports import port_requests
+from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.layout import find_compose_file
+from berth.domain.ports import port_request
 from berth.modes import undo
 from berth.modes.common import lease_ports
-from berth.modes.compose import overlay
-from berth.modes.compose.plan import load_compose, record_of, relative_name
-from berth.modes.compose.project import ComposeGroup, ComposeRecord, compose_record
+from berth.modes.compose.model import ComposeModel, ComposeModelError
+from berth.modes.compose.plan import profiles, record_of, relative_name, subnet_candidates
+from berth.modes.compose.project import RESOURCE_KEY, ComposeGroup, ComposeRecord, compose_record
+from berth.modes.compose.session_file import render, session_compose
 from berth.modes.compose.undo import compose_down
 from berth.modes.context import BringUp
 
-DEFAULT_WAIT_SECONDS = 120.0
-
 
 def allocate_docker_ports(ctx: BringUp) -> None:
+    """Lease a host port (or block) for every port the plan publishes, and a subnet for every
+    network whose subnet the file fixes."""
     record = record_of(ctx)
-    bases = {name: target.base for name, target in record.ports.items()}
-    requests = port_requests(bases, ctx.port_policy, ctx.request.ports, ctx.session.ports)
+    policy = ctx.port_policy
+    requests = [
+        port_request(
+            name,
+            p.base,
+            policy,
+            override=ctx.request.ports.get(name),
+            recorded=ctx.session.ports.get(name),
+            protocol=p.protocol,  # type: ignore[arg-type]
+            width=p.width,
+        )
+        for name, p in record.ports.items()
+    ]
     previous = compose_record(ctx.previous) if ctx.previous is not None else None
     for stale in set(previous.ports if previous else ()) - set(record.ports):
         ctx.session.ports.pop(stale, None)
     lease_ports(ctx, requests)
+    wanted = [
+        (key, subnet_candidates(subnet, policy.slot, policy.max_slots))
+        for group in record.groups
+        for key, subnet in group.fixed_subnets.items()
+    ]
+    if wanted:
+        with docker_engine.connect() as client:
+            in_use = docker_engine.network_subnets(client, excluding=record.selector)
+        with ctx.guard.step(undo.release_leases(ctx.slug, ctx.op_id)):
+            chosen = ctx.store.lease_subnets(ctx.slug, ctx.op_id, wanted, in_use)
+        record = record.model_copy(update={"subnets": chosen})
+        ctx.session.resources[RESOURCE_KEY] = record.model_dump(mode="json")
 
 
 def start_containers(ctx: BringUp) -> None:
@@ -46,40 +73,59 @@ def start_containers(ctx: BringUp) -> None:
     spare_volumes = existing_volumes if fresh else []
     for index, group in enumerate(record.groups, start=1):
         ctx.cancel.check()
-        base = load_compose(Path(group.compose), ctx.worktree)
-        needs = [
-            overlay.PortNeed(name, p.service, p.target, p.base, p.entry)
-            for name, p in record.ports.items()
-            if p.service in group.services
-        ]
-        text = overlay.dump(
-            overlay.build_overlay(
-                base,
-                project=record.project,
-                services=group.services,
-                needs=needs,
-                allocated=ctx.session.ports,
-                labels=record.labels,
-            )
+        model = _final_model(ctx, cli, record, group, env)
+        data = session_compose(
+            model,
+            record=record,
+            group=group,
+            allocated=ctx.session.ports,
+            worktree=ctx.worktree,
+            git_dir=root / ".git",
         )
-        path = Path(group.overlay)
+        path = Path(group.session_file)
         path.parent.mkdir(parents=True, exist_ok=True)
         previous = path.read_text(encoding="utf-8") if path.is_file() else None
         with ctx.guard.step(undo.restore_file(path, previous)):
-            envfile.write_atomically(path, text)
+            envfile.write_atomically(path, render(data))
         marker = f"{ctx.op_id}/compose/{index}"
         inverse = compose_down(
             project=record.project,
             root=root,
-            files=group.files,
+            files=group.run_files,
             services=group.services,
             remove_volumes=fresh,
             spare_containers=spare_containers,
             spare_volumes=spare_volumes,
             marker=marker,
+            label=group_label(group, ctx.worktree),
         )
         with ctx.guard.step(inverse):
             _compose_up(ctx, cli, record=record, group=group, env=env, marker=marker)
+    verify_published(ctx, record)
+
+
+def _final_model(
+    ctx: BringUp, cli: compose_cli.ComposeCli, record: ComposeRecord, group: ComposeGroup, env: dict[str, str]
+) -> ComposeModel:
+    """Compose's model with the session's real environment (its leased ports interpolated)."""
+    files = [Path(f) for f in group.files]
+    data = compose_cli.config(
+        cli, record.project, files, profiles=profiles(ctx), cwd=Path(group.project_dir), env=env
+    )
+    try:
+        model = ComposeModel.parse(data)
+    except ComposeModelError as exc:
+        raise BerthError(
+            ErrorCode.COMPOSE_FILE_INVALID, f"compose's model cannot be used: {exc}", "fix the compose file"
+        ) from exc
+    if not set(group.services) <= set(model.services):
+        raise BerthError(
+            ErrorCode.COMPOSE_FILE_INVALID,
+            "the compose files define other services once the session's ports are set "
+            f"(planned {', '.join(group.services)}; now {', '.join(model.services)})",
+            "do not make the set of services depend on BERTH_* variables",
+        )
+    return model
 
 
 def _compose_up(
@@ -91,17 +137,24 @@ def _compose_up(
     env: dict[str, str],
     marker: str,
 ) -> None:
-    timeouts = [s.ready.timeout for s in ctx.config.docker_services if s.name in group.services]
-    wait = max(timeouts) if timeouts else DEFAULT_WAIT_SECONDS
-    args = ["up", "-d", "--wait", "--wait-timeout", str(int(wait)), *(group.start or [])]
-    name = relative_name(Path(group.compose), ctx.worktree)
+    args = [
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        str(int(group.wait_seconds + 0.999)),
+        *(group.start or []),
+    ]
+    name = (
+        ", ".join(relative_name(Path(f), ctx.worktree) for f in group.files) or "the worktree's compose file"
+    )
     ctx.log(f"docker compose up {name} (project {record.project})")
     result = compose_cli.run(
         cli,
         record.project,
-        group.files,
+        group.run_files,
         args,
-        cwd=group.project_dir,
+        cwd=group.run_dir,
         env=env,
         cancel=ctx.cancel,
         on_line=lambda line: ctx.log(line, source="compose"),
@@ -112,3 +165,34 @@ def _compose_up(
         f"docker compose up of {name} (project {record.project})",
         "see the compose output above; everything this operation created was rolled back",
     )
+
+
+def group_label(group: ComposeGroup, worktree: Path) -> str:
+    """The user's files of a group, as they would name them."""
+    if group.files:
+        return ", ".join(relative_name(Path(f), worktree) for f in group.files)
+    found = find_compose_file(Path(group.project_dir))
+    return found.name if found else "the project's compose file"
+
+
+def verify_published(ctx: BringUp, record: ComposeRecord) -> None:
+    """In no case may `up` succeed with a leased port that nothing publishes."""
+    with docker_engine.connect() as client:
+        containers = docker_engine.containers(client, record.selector)
+    published = {(c.service, port) for c in containers if c.state == "running" for port in c.published}
+    missing: list[str] = []
+    for name, p in record.ports.items():
+        first = ctx.session.ports.get(name)
+        if first is None or p.service in record.one_shots:
+            continue
+        for port in range(first, first + p.width):
+            if (p.service, (port, p.protocol)) not in published:
+                missing.append(f"{name} ({p.service}: {port}/{p.protocol})")
+    if missing:
+        raise BerthError(
+            ErrorCode.PORT_NOT_PUBLISHED,
+            f"after up, the engine does not publish these leased ports: {', '.join(missing[:8])}",
+            "check the service's networks and ports in the compose file; everything this operation "
+            "created was rolled back",
+            ports=missing,
+        )

@@ -13,19 +13,28 @@ from berth.modes.compose.project import ComposeRecord
 def docker_service_views(record: SessionRecord, compose: ComposeRecord, *, live: bool) -> list[ServiceView]:
     services = compose.services
     expected = {name: _expected_ports(record, compose, name) for name in services}
+    left_out = [
+        _view(
+            name, [], ServiceState.NOT_STARTED, detail=f"not started (profile {', '.join(profiles) or '?'})"
+        )
+        for name, profiles in compose.not_started.items()
+    ]
     if record.status is SessionStatus.STOPPED or not live:
         state = {
             SessionStatus.STOPPED: ServiceState.STOPPED,
             SessionStatus.PENDING: ServiceState.STARTING,
             SessionStatus.ACTIVE: ServiceState.RUNNING,
         }[record.status]
-        return [_view(name, expected[name], state) for name in services]
+        return [_view(name, expected[name], state) for name in services] + left_out
     try:
         with docker_engine.connect() as client:
             found = docker_engine.containers(client, compose.selector)
     except BerthError as exc:
         return [_view(name, expected[name], ServiceState.UNKNOWN, detail=exc.message) for name in services]
-    return [_live_view(record, name, expected[name], found) for name in services]
+    one_shots = compose.one_shots
+    return [
+        _live_view(record, name, expected[name], found, one_shot=name in one_shots) for name in services
+    ] + left_out
 
 
 def _expected_ports(record: SessionRecord, compose: ComposeRecord, service: str) -> list[int]:
@@ -43,7 +52,12 @@ def _view(name: str, expected: list[int], state: ServiceState, **extra: object) 
 
 
 def _live_view(
-    record: SessionRecord, name: str, expected: list[int], found: list[docker_engine.Container]
+    record: SessionRecord,
+    name: str,
+    expected: list[int],
+    found: list[docker_engine.Container],
+    *,
+    one_shot: bool,
 ) -> ServiceView:
     mine = [c for c in found if c.service == name]
     if not mine:
@@ -55,6 +69,8 @@ def _live_view(
     container = (running or mine)[0]
     actual = sorted({p for c in running for p in c.host_ports})
     common = {"container": container.name, "actual_ports": actual, "health": container.health}
+    if not running and one_shot and container.exit_code == 0:
+        return _view(name, expected, ServiceState.COMPLETED, detail="ran once and completed", **common)
     if not running:
         return _view(
             name,
