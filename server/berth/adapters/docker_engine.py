@@ -71,6 +71,8 @@ class Inventory:
     containers: list[str]
     networks: list[str]
     volumes: list[str]
+    images: list[str] = field(default_factory=list)
+    """Images built for the session (compose builds carry the session's labels)."""
 
 
 def unavailable(what: str) -> BerthError:
@@ -189,7 +191,23 @@ def inventory(client: DockerClient, labels: Sequence[str]) -> Inventory:
         containers=[c.name for c in containers(client, labels)],
         networks=networks(client, labels),
         volumes=volumes(client, labels),
+        images=images(client, labels),
     )
+
+
+def log_tail(client: DockerClient, container: str, *, lines: int) -> str:
+    import docker.errors
+
+    try:
+        raw: bytes = client.api.logs(container, tail=lines, stdout=True, stderr=True)
+    except docker.errors.APIError:
+        return ""
+    return raw.decode("utf-8", errors="replace").rstrip()
+
+
+def images(client: DockerClient, labels: Sequence[str]) -> list[str]:
+    rows = client.api.images(filters={"label": list(labels)}) or []
+    return sorted(tag for row in rows for tag in (row.get("RepoTags") or [row["Id"][:19]]))
 
 
 def published_ports() -> set[tuple[int, str]]:

@@ -40,6 +40,7 @@ class DownRequest:
     slug: str
     keep_worktree: bool = False
     keep_volumes: bool = False
+    keep_images: bool = False
     force: bool = False
 
 

@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slug", help="session slug (or its branch name)")
     p.add_argument("--keep-worktree", action="store_true", help="stop services, keep worktree and slot")
     p.add_argument("--keep-volumes", action="store_true", help="keep docker volumes")
+    p.add_argument("--keep-images", action="store_true", help="keep the images compose built for the session")
     p.add_argument("--force", action="store_true", help="remove the worktree even with uncommitted changes")
 
     p = sub.add_parser("status", parents=[common], help="live health of sessions")
@@ -162,7 +163,11 @@ def _cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
     engine = _engine(args)
     request = DownRequest(
-        slug=args.slug, keep_worktree=args.keep_worktree, keep_volumes=args.keep_volumes, force=args.force
+        slug=args.slug,
+        keep_worktree=args.keep_worktree,
+        keep_volumes=args.keep_volumes,
+        keep_images=args.keep_images,
+        force=args.force,
     )
     with ConsoleSink(err, quiet=args.json) as sink:
         receipt = engine.down(request, events=sink)

@@ -45,7 +45,11 @@ async def handle_up(ls: BerthServer, p: UpParams) -> SessionView:
 async def handle_down(ls: BerthServer, p: DownParams) -> TeardownReceipt:
     engine = await _engine(ls, p.root)
     request = DownRequest(
-        slug=p.slug, keep_worktree=p.keep_worktree, keep_volumes=p.keep_volumes, force=p.force
+        slug=p.slug,
+        keep_worktree=p.keep_worktree,
+        keep_volumes=p.keep_volumes,
+        keep_images=p.keep_images,
+        force=p.force,
     )
     async with Operation(ls, f"Berth: down {p.slug}", p.work_done_token) as op:
         sink = op.sink()

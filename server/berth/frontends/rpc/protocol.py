@@ -49,6 +49,7 @@ class DownParams(_Params):
     slug: str = Field(description="Session slug (or its branch name).")
     keep_worktree: bool = Field(default=False, description="Stop services but keep the worktree and slot.")
     keep_volumes: bool = Field(default=False, description="Keep docker volumes.")
+    keep_images: bool = Field(default=False, description="Keep the images compose built for the session.")
     force: bool = Field(default=False, description="Remove the worktree even if it has uncommitted changes.")
     work_done_token: str | int | None = Field(default=None, description="LSP work-done progress token.")
 

@@ -44,6 +44,7 @@ def stop_containers(td: TearDown) -> None:
         ("container", before.containers, after.containers),
         ("network", before.networks, after.networks),
         ("volume", before.volumes, after.volumes),
+        ("image", before.images, after.images),
     ):
         td.removed.extend(ResourceRef(kind=kind, name=name) for name in was if name not in now)
     if keep_volumes:
@@ -53,6 +54,9 @@ def stop_containers(td: TearDown) -> None:
             else "the session is only stopped (worktree kept); a full down removes them"
         )
         td.kept.extend(KeptResource(kind="volume", name=name, reason=reason) for name in after.volumes)
+    if after.images:
+        reason = "keeping images was asked for" if td.request.keep_images else "the session is only stopped"
+        td.kept.extend(KeptResource(kind="image", name=name, reason=reason) for name in after.images)
     left = after.containers + after.networks + ([] if keep_volumes else after.volumes)
     if left:
         raise BerthError(
@@ -83,6 +87,7 @@ def _compose_down(
         record.project,
         group.run_files,
         remove_volumes=not keep_volumes,
+        remove_images=not (td.request.keep_images or td.request.keep_worktree),
         env=td.process_env() if td.worktree.is_dir() else dict(os.environ),
         cancel=td.cancel,
         on_line=lambda line: td.log(line, source="compose"),

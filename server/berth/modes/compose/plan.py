@@ -175,14 +175,11 @@ def subnet_candidates(original: str, slot: int, max_slots: int) -> list[str]:
     size = net.num_addresses
     count = pool.num_addresses // size
     own = (int(net.network_address) - int(pool.network_address)) // size
-    out: list[str] = []
-    for i in range(count):
-        k = (own + slot + i * max_slots) % count
-        if k != own:
-            out.append(str(ipaddress.ip_network((int(pool.network_address) + k * size, net.prefixlen))))
-        if len(out) >= MAX_SUBNET_CANDIDATES:
-            break
-    return out
+    reach = min(count, MAX_SUBNET_CANDIDATES * max(1, max_slots))
+    order = [(own + slot + i * max_slots) % count for i in range(reach)]  # this slot's first
+    order += [(own + i) % count for i in range(1, reach)]  # then any other of the range
+    picks = [k for k in dict.fromkeys(order) if k != own][:MAX_SUBNET_CANDIDATES]
+    return [str(ipaddress.ip_network((int(pool.network_address) + k * size, net.prefixlen))) for k in picks]
 
 
 def hybrid_start(model: ComposeModel, declared: Sequence[ServiceConfig]) -> tuple[list[str], bool]:

@@ -64,6 +64,8 @@ def session_compose(
         )
         if not svc["ports"]:
             svc.pop("ports")
+        if isinstance(svc.get("build"), dict):  # images it builds carry the labels, so down finds them
+            svc["build"]["labels"] = {**_labels(svc["build"].get("labels")), **labels}
         original = spec.container_name
         networks = svc.get("networks")
         if isinstance(networks, dict):

@@ -58,11 +58,20 @@ def run_compose_down(
     files: Sequence[Path],
     *,
     remove_volumes: bool,
+    remove_images: bool,
     env: Mapping[str, str],
     cancel: CancelToken,
     on_line: Callable[[str], None] | None = None,
 ) -> compose_cli.ComposeRun:
-    args = ["down", "--timeout", str(STOP_TIMEOUT_SECONDS), *(["-v"] if remove_volumes else [])]
+    """`compose down`; `remove_images` also removes the images compose built and named after the
+    project (`--rmi local`), never pulled or shared ones."""
+    args = [
+        "down",
+        "--timeout",
+        str(STOP_TIMEOUT_SECONDS),
+        *(["-v"] if remove_volumes else []),
+        *(["--rmi", "local"] if remove_images else []),
+    ]
     return compose_cli.run(
         cli, project, files, args, cwd=files[0].parent, env=env, cancel=cancel, on_line=on_line
     )
@@ -113,6 +122,7 @@ def take_down_group(args: Mapping[str, Any]) -> None:
                 args["project"],
                 files,
                 remove_volumes=remove_volumes and not spare_volumes,
+                remove_images=remove_volumes,  # a fresh session's rollback: what it built goes too
                 env=os.environ,
                 cancel=NEVER_CANCELLED,
             )

@@ -160,11 +160,34 @@ def _compose_up(
         on_line=lambda line: ctx.log(line, source="compose"),
         marker=marker,
     )
-    compose_cli.check(
-        result,
-        f"docker compose up of {name} (project {record.project})",
-        "see the compose output above; everything this operation created was rolled back",
-    )
+    try:
+        compose_cli.check(
+            result,
+            f"docker compose up of {name} (project {record.project})",
+            "see the compose output above; everything this operation created was rolled back",
+        )
+    except BerthError as exc:
+        if exc.code is ErrorCode.COMPOSE_FAILED:
+            failing = _failing_services(record, group)
+            if failing:
+                exc.message += "\n" + "\n".join(text for _, text in failing)
+                exc.details["services"] = [service for service, _ in failing]
+        raise
+
+
+def _failing_services(record: ComposeRecord, group: ComposeGroup) -> list[tuple[str, str]]:
+    """Each service of the group that is not up: its state, health and last log lines."""
+    out: list[tuple[str, str]] = []
+    with docker_engine.connect() as client:
+        for c in docker_engine.containers(client, record.selector):
+            if c.service not in group.services or (c.service in group.one_shots and c.exit_code == 0):
+                continue
+            if c.state == "running" and c.health in (None, "healthy"):
+                continue
+            state = c.state if c.health is None else f"{c.state}, {c.health}"
+            tail = docker_engine.log_tail(client, c.id, lines=10) or "(no output)"
+            out.append((str(c.service), f"service {c.service} ({state}); last log lines:\n{tail}"))
+    return out
 
 
 def group_label(group: ComposeGroup, worktree: Path) -> str:
