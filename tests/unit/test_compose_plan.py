@@ -144,8 +144,8 @@ def session(
         record=record,
         group=group,
         allocated=allocated,
-        worktree=__import__("pathlib").Path("/wt"),
-        git_dir=__import__("pathlib").Path("/repo/.git"),
+        worktree=Path("/wt"),
+        git_dir=Path("/repo/.git"),
     )
     return json.loads(json.dumps(data)), allocated
 

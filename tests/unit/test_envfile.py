@@ -10,7 +10,7 @@ def test_render_is_sorted_and_parse_strips_quotes() -> None:
     assert envfile.render({"B": "2", "A": "1"}) == "A=1\nB=2\n"
     parsed = envfile.parse(
         "# c\nexport X=\"dev\"\nY='q'\nURL=postgres://a:b@h/db?x=1\n\nbad line\n"
-        "NOTE=bar # a comment\nHASH=\"a # b\"\nREF=${X}-ref\nLINES=\"one\\ntwo\"\n"
+        'NOTE=bar # a comment\nHASH="a # b"\nREF=${X}-ref\nLINES="one\\ntwo"\n'
     )
     assert parsed == {
         "X": "dev",
