@@ -1,5 +1,5 @@
 // The branch choices offered by "Berth: Up". Pure (no vscode import).
-import type { SessionView } from "./protocol.generated";
+import type { BranchCheck, SessionView } from "./protocol.generated";
 
 export interface BranchChoice {
   branch: string;
@@ -24,16 +24,15 @@ export function branchChoices(branches: readonly string[], current: string | und
     });
 }
 
-/** Why a typed branch name cannot be used (a subset of `git check-ref-format`), or undefined when it looks valid. */
-export function branchNameProblem(name: string): string | undefined {
-  if (!name.trim()) return "Type a branch name.";
-  if (/\s/.test(name)) return "A branch name cannot contain spaces.";
-  if (name.startsWith("-")) return "A branch name cannot start with '-'.";
-  if (name.includes("..") || name.includes("@{") || /[~^:?*[\\\x00-\x1f\x7f]/.test(name)) {
-    return "A branch name cannot contain '..', '@{', control characters or any of ~ ^ : ? * [ \\.";
-  }
-  if (name.endsWith("/") || name.endsWith(".") || name.endsWith(".lock") || name.includes("//") || name.startsWith("/")) {
-    return "A branch name cannot start or end with '/', end with '.' or '.lock', or contain '//'.";
-  }
-  return undefined;
+/** What the branch pick shows for a name typed into it, from the server's verdict (undefined: still asking). */
+export interface TypedBranchChoice {
+  description: string;
+  /** Whether accepting it brings the branch up (a refused name keeps the pick open). */
+  acceptable: boolean;
+}
+
+export function typedBranchChoice(check: BranchCheck | undefined): TypedBranchChoice {
+  if (!check) return { description: "checking the name…", acceptable: false };
+  if (!check.valid) return { description: check.problem ?? "the server refuses this branch name", acceptable: false };
+  return { description: check.slug ? `new branch · session ${check.slug}` : "new branch", acceptable: true };
 }

@@ -1,9 +1,10 @@
-// The language client that runs `berth serve` over stdio, with typed requests and notifications.
+// The language client that runs `berth serve --stdio`, with typed requests and notifications.
 import type * as vscode from "vscode";
 import {
   LanguageClient,
   RevealOutputChannelOn,
   State,
+  TransportKind,
   WorkDoneProgress,
   type CancellationToken,
   type WorkDoneProgressBegin,
@@ -11,7 +12,7 @@ import {
   type WorkDoneProgressReport,
 } from "vscode-languageclient/node";
 import type { BerthNotifications, BerthRequests } from "./protocol.generated";
-import type { ServerCommand } from "./serverCommand";
+import { berthArgs, type BerthCommand } from "./serverCommand";
 
 export type ProgressValue = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd;
 
@@ -21,9 +22,9 @@ export type NotificationMethod = keyof BerthNotifications;
 export class BerthClient {
   private constructor(private readonly client: LanguageClient) {}
 
-  /** Starts `berth serve` in `cwd` and completes the LSP handshake. */
+  /** Starts `berth serve --stdio` in `cwd` and completes the LSP handshake. */
   static async start(
-    server: ServerCommand,
+    berth: BerthCommand,
     cwd: string | undefined,
     output: vscode.LogOutputChannel,
     trace: vscode.LogOutputChannel,
@@ -31,7 +32,8 @@ export class BerthClient {
     const client = new LanguageClient(
       "berth",
       "Berth",
-      { command: server.command, args: server.args, options: { cwd, env: process.env } },
+      // TransportKind.stdio appends --stdio to the arguments.
+      { command: berth.command, args: berthArgs(berth, "serve"), transport: TransportKind.stdio, options: { cwd, env: process.env } },
       {
         documentSelector: [],
         outputChannel: output,

@@ -2,18 +2,23 @@
 // without a quick pick; without them it asks.
 import path from "node:path";
 import * as vscode from "vscode";
-import { mapError, type ErrorAction } from "./errors";
-import { currentBranch, hasUserChanges, isLinkedWorktree } from "./git";
+import { keyLine } from "./berthToml";
+import type { BerthClient } from "./client";
+import { mapError } from "./errors";
+import { currentBranch, isLinkedWorktree } from "./git";
+import { runBerthInit } from "./init";
 import { showServiceLog } from "./logs";
-import type { Notices } from "./notices";
+import type { Notices, Severity } from "./notices";
 import type { Operations } from "./operations";
-import { pickAction, pickBranch, pickService, pickSession, pickSessionAction } from "./picks";
+import { pickAction, pickBranch, pickService, pickSession, pickSessionAction, serverBranchChecker } from "./picks";
 import type { DownParams, TeardownReceipt, SessionView } from "./protocol.generated";
+import { remedyButtons, type RemedyButton, type RemedyHandlers } from "./remedies";
 import type { RollbackTracker } from "./rollback";
 import type { BerthServer } from "./server";
 import type { SessionStore } from "./sessions";
-import { berthRoot, workspaceFolder } from "./settings";
+import { berthRoot, resolveBerth, workspaceFolder } from "./settings";
 import { describeSession } from "./statusView";
+import { teardownMessage, uncommittedChangesQuestion } from "./teardown";
 
 export interface CommandDeps {
   server: BerthServer;
@@ -26,10 +31,13 @@ export interface CommandDeps {
 
 /**
  * Command arguments, all optional (without them the command asks): a session as its slug, `{slug}` or a tree node;
- * berth.up also takes `{branch, root?, reuseWorktree?}`, berth.down `{slug, force?}` (force: remove a dirty worktree
- * without asking), berth.showLogs `{slug, service}`.
+ * berth.up also takes `{branch, root?, reuseWorktree?, ports?}`, berth.down `{slug, force?}` (force: remove a dirty
+ * worktree without asking), berth.showLogs `{slug, service}`.
  */
 type Arg = unknown;
+
+/** The button beside every error: the output channel has the server's full message. */
+const SHOW_OUTPUT = "Show Output";
 
 export function registerCommands(d: CommandDeps): vscode.Disposable[] {
   const c = new Commands(d);
@@ -59,19 +67,20 @@ class Commands {
     const given = sessionOf(arg, this.d.store);
     const root = text(arg, "root") ?? (await this.root());
     if (!client || !root) return undefined;
-    const branch = given?.branch ?? text(arg, "branch") ?? (await this.askBranch(root));
+    const branch = given?.branch ?? text(arg, "branch") ?? (await this.askBranch(client, root));
     if (!branch) return undefined;
     // A stopped session resumes in its kept worktree by itself; reuseWorktree adopts a worktree Berth did not create.
-    const reuseWorktree = isObject(arg) && arg.reuseWorktree === true;
+    const reuseWorktree = flag(arg, "reuseWorktree");
+    const ports = portsOf(arg);
     try {
       const what = { label: `up ${branch}`, title: `Berth: bringing up ${branch}`, cancellable: true };
       const session = await this.d.ops.run(client, what, (ctx) =>
-        client.request("berth/up", { root, branch, reuseWorktree, workDoneToken: ctx.workDoneToken }, ctx.token),
+        client.request("berth/up", { root, branch, reuseWorktree, ports, workDoneToken: ctx.workDoneToken }, ctx.token),
       );
       this.d.store.upsert(session);
       this.d.rollbacks.flush();
-      const ports = Object.entries(session.ports).map(([n, p]) => `${n} :${p}`).join(", ");
-      void this.d.notices.show("info", `Berth: ${session.slug} is up (slot ${session.slot}${ports ? `; ${ports}` : ""}).`, "Open Worktree")
+      const allocated = Object.entries(session.ports).map(([n, p]) => `${n} :${p}`).join(", ");
+      void this.d.notices.show("info", `Berth: ${session.slug} is up (slot ${session.slot}${allocated ? `; ${allocated}` : ""}).`, "Open Worktree")
         .then((a) => a && this.openWorktree(session.slug));
       return session;
     } catch (e) {
@@ -80,46 +89,48 @@ class Commands {
     }
   }
 
-  /** "down" removes the session (asking first when its worktree is dirty); "stop" keeps worktree and volumes. */
+  /**
+   * "down" removes the session, asking first when the server reports uncommitted changes in its worktree; "stop"
+   * keeps worktree and volumes.
+   */
   async down(arg: Arg, mode: "down" | "stop"): Promise<TeardownReceipt | undefined> {
     const client = await this.d.server.require();
     const root = await this.root();
     if (!client || !root) return undefined;
-    const session = sessionOf(arg, this.d.store) ?? (await pickSession(
+    const slug = slugOf(arg) ?? (await pickSession(
       this.d.store.list().filter((s) => mode === "down" || s.status !== "stopped"),
       mode === "down" ? "Session to tear down" : "Session to stop (keeps its worktree and volumes)",
-    ));
-    if (!session) return undefined;
-    let params: DownParams = mode === "stop"
-      ? { root, slug: session.slug, keepWorktree: true, keepVolumes: true }
-      : { root, slug: session.slug, force: isObject(arg) && arg.force === true };
-    const berthFiles = [path.relative(session.worktreePath, session.envFile), `${path.relative(session.worktreePath, session.envFile)}.tmp`];
-    if (mode === "down" && !params.force && (await hasUserChanges(session.worktreePath, root, berthFiles))) {
-      const choice = await this.d.notices.ask(
-        `The worktree of '${session.slug}' has uncommitted changes.`,
-        `${session.worktreePath}\nRemoving it deletes those changes. Keep Worktree tears the session down but leaves the worktree.`,
-        "Remove Anyway",
-        "Keep Worktree",
-      );
-      if (!choice) return undefined;
-      params = choice === "Remove Anyway" ? { ...params, force: true } : { root, slug: session.slug, keepWorktree: true };
-    }
+    ))?.slug;
+    if (!slug) return undefined;
+    const params: DownParams = mode === "stop"
+      ? { root, slug, keepWorktree: true, keepVolumes: true }
+      : { root, slug, force: flag(arg, "force") };
+    let keepRequested = mode === "stop";
     const verb = mode === "stop" ? "stopping" : "tearing down";
     try {
-      const what = { label: `${mode} ${session.slug}`, title: `Berth: ${verb} ${session.slug}`, cancellable: false };
-      const result = await this.d.ops.run(client, what, (ctx) =>
+      if (mode === "down" && !params.force) {
+        const [session] = (await client.request("berth/status", { root, slug })).sessions;
+        const changes = session?.uncommittedChanges ?? [];
+        if (session && changes.length) {
+          const question = uncommittedChangesQuestion(slug, session.worktreePath, changes);
+          const choice = await this.d.notices.ask(question.message, question.detail, "Remove Anyway", "Keep Worktree");
+          if (!choice) return undefined;
+          // Keep Worktree is a plain down: the server keeps a worktree with uncommitted changes.
+          params.force = choice === "Remove Anyway";
+          keepRequested = choice === "Keep Worktree";
+        }
+      }
+      const what = { label: `${mode} ${slug}`, title: `Berth: ${verb} ${slug}`, cancellable: false };
+      const receipt = await this.d.ops.run(client, what, (ctx) =>
         client.request("berth/down", { ...params, workDoneToken: ctx.workDoneToken }, ctx.token),
       );
       this.d.rollbacks.flush();
       await this.refresh();
-      const kept = result.kept.map((k) => `${k.kind} ${k.name} (${k.reason})`);
-      const state = mode === "stop" ? "stopped" : "down";
-      // Something kept that nobody asked to keep (a dirty worktree the server refused to delete) is a warning.
-      void this.d.notices.show(kept.length && !params.keepWorktree ? "warning" : "info",
-        `Berth: ${session.slug} is ${state}${kept.length ? `; kept ${kept.join(", ")}` : ""}.`);
-      return result;
+      const { severity, message } = teardownMessage(receipt, keepRequested);
+      this.offer(severity, message, remedyButtons(receipt.kept.flatMap((k) => k.remedies ?? [])));
+      return receipt;
     } catch (e) {
-      this.report(e, `${mode} of ${session.slug}`);
+      this.report(e, `${mode} of ${slug}`);
       return undefined;
     }
   }
@@ -165,17 +176,16 @@ class Commands {
 
   /** Resolves to the name of the terminal following the log. */
   async showLogs(arg: Arg): Promise<string | undefined> {
-    const root = await this.root();
     const session = sessionOf(arg, this.d.store) ?? (await pickSession(this.d.store.list(), "Session whose logs to show"));
-    if (!session || !root) return undefined;
+    if (!session) return undefined;
     const wanted = isObject(arg) && arg.service !== undefined ? serviceName(arg.service) : undefined;
     const service = wanted ? session.services.find((s) => s.name === wanted) : await pickService(session);
     if (!service) {
       void this.d.notices.show("info", `Berth: ${session.slug} has no service${wanted ? ` named ${wanted}` : "s"}.`);
       return undefined;
     }
-    const terminal = showServiceLog(root, session, service);
-    if (!terminal) void this.d.notices.show("info", `Berth: ${service.name} of ${session.slug} has no container yet.`);
+    const terminal = showServiceLog(session, service);
+    if (!terminal) void this.d.notices.show("info", `Berth: ${service.name} of ${session.slug} has no log to follow (it is ${service.state}).`);
     return terminal?.name;
   }
 
@@ -212,11 +222,11 @@ class Commands {
     if (command) await vscode.commands.executeCommand(command);
   }
 
-  private async askBranch(root: string): Promise<string | undefined> {
+  private async askBranch(client: BerthClient, root: string): Promise<string | undefined> {
     const folder = workspaceFolder() ?? root;
     // In a session's (or any linked) worktree, Up means this worktree's branch.
     if (await isLinkedWorktree(folder)) return currentBranch(folder);
-    return pickBranch(root, folder, this.d.store.list());
+    return pickBranch(root, folder, this.d.store.list(), serverBranchChecker(client));
   }
 
   private async root(): Promise<string | undefined> {
@@ -225,7 +235,7 @@ class Commands {
     return root;
   }
 
-  /** Shows what went wrong: rollback warnings first, then the server's message and hint, with an action. */
+  /** Shows what went wrong: rollback warnings first, then the server's message and hint, with its remedies. */
   private report(error: unknown, what: string): void {
     this.d.rollbacks.flush();
     const mapped = mapError(error);
@@ -234,29 +244,76 @@ class Commands {
       return;
     }
     this.d.output.error(`${what} failed${mapped.code ? ` (${mapped.code})` : ""}:\n${mapped.detail}`);
-    void this.d.notices.show("error", `Berth: ${mapped.message}`, ...mapped.actions).then((a) => a && this.runAction(a));
+    this.offer("error", `Berth: ${mapped.message}`, remedyButtons(mapped.remedies), { showOutput: true });
   }
 
-  private async runAction(action: ErrorAction): Promise<void> {
-    const root = await berthRoot();
-    switch (action) {
-      case "Show Logs":
-      case "Show Output":
-        this.d.output.show(true);
-        break;
-      case "Show Status":
-        await this.status();
-        break;
-      case "Stop a Session":
-        await this.down(undefined, "stop");
-        break;
-      case "Open berth.toml":
-        if (root) await vscode.window.showTextDocument(vscode.Uri.file(path.join(root, "berth.toml")));
-        break;
-      case "Open Settings":
-        await vscode.commands.executeCommand("workbench.action.openSettings", "berth.");
-        break;
+  /** A toast whose buttons do the server's remedies, then (`showOutput`) one that shows the output channel. */
+  private offer(severity: Severity, message: string, buttons: readonly RemedyButton[], { showOutput = false } = {}): void {
+    const labels = [...buttons.map((b) => b.label), ...(showOutput ? [SHOW_OUTPUT] : [])];
+    void this.d.notices.show(severity, message, ...labels).then(async (label) => {
+      if (label === SHOW_OUTPUT) this.d.output.show(true);
+      await buttons.find((b) => b.label === label)?.run(this.remedies);
+    }).catch((e: unknown) => this.d.output.error(`the action of "${message}" failed: ${String(e)}`));
+  }
+
+  /** What remedy buttons do, with these commands. */
+  private readonly remedies: RemedyHandlers = {
+    up: (request) => this.up(request),
+    down: (request) => this.down(request, "down"),
+    askPort: async (branch, service) => {
+      const value = await vscode.window.showInputBox({
+        title: `Berth: port for ${service}`,
+        prompt: `Bring ${branch} up with this port for ${service} (used as given, no probing).`,
+        placeHolder: "e.g. 3001",
+        validateInput: (v) => (portNumber(v) === undefined ? "Type a port number from 1 to 65535." : undefined),
+      });
+      return value === undefined ? undefined : portNumber(value);
+    },
+    recover: () => this.recover(),
+    listSessions: () => this.status(),
+    init: (root, overwrite) => this.init(root, overwrite),
+    editConfig: (key) => this.editConfig(key),
+    showLog: async (file) => {
+      const editor = await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+      const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+      editor.selection = new vscode.Selection(end, end);
+      editor.revealRange(new vscode.Range(end, end));
+    },
+  };
+
+  /** Writes a starter berth.toml with `berth init` (asking before it replaces one) and opens it. */
+  private async init(root: string | undefined, overwrite: boolean): Promise<void> {
+    const target = root ?? (await berthRoot());
+    if (!target) return;
+    if (overwrite) {
+      const sure = await this.d.notices.ask(`Replace ${path.join(target, "berth.toml")} with a fresh starter file?`,
+        "The current berth.toml is overwritten.", "Overwrite");
+      if (!sure) return;
     }
+    const resolution = await resolveBerth();
+    if (!resolution.ok) {
+      void this.d.notices.show("error", `Berth: ${resolution.problem}.`);
+      return;
+    }
+    const result = await runBerthInit(resolution.berth, target, overwrite);
+    if (!result.ok) {
+      this.report(result.error, "init");
+      return;
+    }
+    await vscode.window.showTextDocument(vscode.Uri.file(result.configFile), { preview: false });
+    void this.d.notices.show("info", `Berth: wrote ${result.configFile}.`);
+  }
+
+  /** Opens berth.toml, with the cursor on `key` when it is given and found. */
+  private async editConfig(key: string | undefined): Promise<void> {
+    const root = await this.root();
+    if (!root) return;
+    const editor = await vscode.window.showTextDocument(vscode.Uri.file(path.join(root, "berth.toml")), { preview: false });
+    const line = key === undefined ? undefined : keyLine(editor.document.getText(), key);
+    if (line === undefined) return;
+    const at = new vscode.Position(line, 0);
+    editor.selection = new vscode.Selection(at, at);
+    editor.revealRange(new vscode.Range(at, at), vscode.TextEditorRevealType.InCenter);
   }
 }
 
@@ -269,9 +326,32 @@ function text(arg: unknown, key: string): string | undefined {
   return typeof v === "string" && v ? v : undefined;
 }
 
-/** The session a command was given (a slug, `{slug}` or a tree node), looked up in the store. */
+function flag(arg: unknown, key: string): boolean {
+  return isObject(arg) && arg[key] === true;
+}
+
+/** `ports: {service: port}` of berth.up's argument (whole numbers only; the server checks the range). */
+function portsOf(arg: unknown): Record<string, number> | undefined {
+  const ports = isObject(arg) ? arg.ports : undefined;
+  if (!isObject(ports)) return undefined;
+  const entries = Object.entries(ports).filter((e): e is [string, number] => Number.isInteger(e[1]));
+  return entries.length ? Object.fromEntries(entries) : undefined;
+}
+
+/** A typed port number (1-65535), or undefined. */
+function portNumber(value: string): number | undefined {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/** The slug a command was given: a slug, `{slug}` or a tree node. */
+function slugOf(arg: unknown): string | undefined {
+  return typeof arg === "string" ? arg || undefined : text(arg, "slug");
+}
+
+/** The session a command was given, looked up in the store. */
 function sessionOf(arg: unknown, store: SessionStore): SessionView | undefined {
-  const slug = typeof arg === "string" ? arg : text(arg, "slug");
+  const slug = slugOf(arg);
   return slug ? store.get(slug) : undefined;
 }
 

@@ -1,8 +1,10 @@
 // Activation: wires the server, the session store, the status bar, the tree view and the commands.
 import * as vscode from "vscode";
+import { typedBranchChoice, type TypedBranchChoice } from "./branches";
 import { registerCommands } from "./commands";
 import { Notices, type Notice } from "./notices";
 import { Operations } from "./operations";
+import { serverBranchChecker } from "./picks";
 import type { SessionView } from "./protocol.generated";
 import { RollbackTracker, rollbackMessage } from "./rollback";
 import { BerthServer } from "./server";
@@ -21,12 +23,16 @@ export interface BerthApi {
   protocolVersion(): number | undefined;
   sessions(): SessionView[];
   statusBarText(): string;
+  /** Recent messages and questions, with their buttons; respond() presses one. */
   notices(): readonly Notice[];
+  /** What Berth: Up's branch pick shows for a typed name (the server's berth/checkBranch); undefined without a server. */
+  typedBranch(name: string): Promise<TypedBranchChoice | undefined>;
 }
 
 export function activate(context: vscode.ExtensionContext): BerthApi {
   const output = vscode.window.createOutputChannel("Berth", { log: true });
-  const notices = new Notices(output);
+  // Extension tests run with VS Code refusing modal dialogs; their questions are answered through the API.
+  const notices = new Notices(output, context.extensionMode !== vscode.ExtensionMode.Test);
   const store = new SessionStore();
   const ops = new Operations();
   const rollbacks = new RollbackTracker((summary) => {
@@ -73,6 +79,10 @@ export function activate(context: vscode.ExtensionContext): BerthApi {
     sessions: () => store.list(),
     statusBarText: () => statusBar.text,
     notices: () => notices.recent(),
+    typedBranch: async (name) => {
+      const client = await server.start();
+      return client && typedBranchChoice(await serverBranchChecker(client)(name));
+    },
   };
 }
 

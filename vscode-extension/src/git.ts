@@ -1,6 +1,5 @@
 // The few git facts the extension needs, read with the git CLI.
 import { execFile } from "node:child_process";
-import { lstat, readFile } from "node:fs/promises";
 import path from "node:path";
 
 function git(cwd: string, args: string[]): Promise<string> {
@@ -43,38 +42,6 @@ export async function isLinkedWorktree(dir: string): Promise<boolean> {
     const [gitDir, common] = (await git(dir, ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir"]))
       .trim().split("\n");
     return gitDir !== common;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Uncommitted changes in a session's worktree that are the user's: not the files Berth put there itself (`ignore`,
- * e.g. the session's env file) and not untracked copies or links of the same file in the main worktree `root`
- * (inherited env files). False when the worktree is gone.
- */
-export async function hasUserChanges(worktree: string, root: string, ignore: readonly string[]): Promise<boolean> {
-  let out: string;
-  try {
-    out = await git(worktree, ["status", "--porcelain", "--untracked-files=all", "-z"]);
-  } catch {
-    return false;
-  }
-  const entries = out.split("\0").filter((e) => e.length > 3);
-  for (const entry of entries) {
-    const file = entry.slice(3);
-    if (ignore.includes(file)) continue;
-    if (entry.startsWith("??") && (await inheritedFrom(root, worktree, file))) continue;
-    return true;
-  }
-  return false;
-}
-
-async function inheritedFrom(root: string, worktree: string, file: string): Promise<boolean> {
-  try {
-    if ((await lstat(path.join(worktree, file))).isSymbolicLink()) return true;
-    const [mine, theirs] = await Promise.all([readFile(path.join(worktree, file)), readFile(path.join(root, file))]);
-    return mine.equals(theirs);
   } catch {
     return false;
   }

@@ -1,39 +1,81 @@
 // Quick picks: which branch to bring up, which session or service to act on.
 import * as vscode from "vscode";
-import { branchChoices, branchNameProblem } from "./branches";
+import { branchChoices, typedBranchChoice } from "./branches";
+import type { BerthClient } from "./client";
+import { mapError } from "./errors";
 import { currentBranch, localBranches } from "./git";
-import type { ServiceView, SessionView } from "./protocol.generated";
+import type { BranchCheck, ServiceView, SessionView } from "./protocol.generated";
 import { describeSession } from "./statusView";
 
 interface BranchItem extends vscode.QuickPickItem {
   branch: string;
+  /** A name typed into the box (not a local branch): accepted only once the server says it is valid. */
+  typed: boolean;
 }
 
-/** Asks for a branch: local branches (the current worktree's first), or a new name typed into the box. */
-export async function pickBranch(root: string, folder: string, sessions: readonly SessionView[]): Promise<string | undefined> {
+/** The server's verdict on a typed branch name; never rejects. */
+export type BranchChecker = (branch: string) => Promise<BranchCheck>;
+
+/** Asks berth/checkBranch; a failed request is a refusal that says why. */
+export function serverBranchChecker(client: BerthClient): BranchChecker {
+  return async (branch) => {
+    try {
+      return await client.request("berth/checkBranch", { branch });
+    } catch (e) {
+      const mapped = mapError(e);
+      return { branch, valid: false, problem: `could not check the name: ${mapped.kind === "error" ? mapped.message : "cancelled"}` };
+    }
+  };
+}
+
+/**
+ * Asks for a branch: local branches (the current worktree's first), or a new name typed into the box, which the
+ * server checks as it is typed; a name it refuses shows why and cannot be accepted.
+ */
+export async function pickBranch(
+  root: string,
+  folder: string,
+  sessions: readonly SessionView[],
+  checkBranch: BranchChecker,
+): Promise<string | undefined> {
   const [branches, current] = await Promise.all([localBranches(root), currentBranch(folder)]);
   const known: BranchItem[] = branchChoices(branches, current, sessions).map((c) => ({
     label: `$(git-branch) ${c.branch}`,
     description: c.description,
     branch: c.branch,
+    typed: false,
   }));
+  const checks = new Map<string, Promise<BranchCheck>>();
+  const check = (name: string): Promise<BranchCheck> => {
+    let verdict = checks.get(name);
+    if (!verdict) checks.set(name, (verdict = checkBranch(name)));
+    return verdict;
+  };
   const qp = vscode.window.createQuickPick<BranchItem>();
   qp.title = "Berth: Up";
   qp.placeholder = "Branch to bring up (pick one, or type a new branch name)";
   qp.items = known;
   qp.matchOnDescription = true;
-  const typedItem = (value: string): BranchItem[] => {
-    const name = value.trim();
-    if (!name || known.some((k) => k.branch === name)) return [];
-    const problem = branchNameProblem(name);
-    return [{ label: `$(add) ${name}`, description: problem ?? "new branch", branch: problem ? "" : name, alwaysShow: true }];
+  const showTyped = (name: string, verdict: BranchCheck | undefined) => {
+    const item = { label: `$(add) ${name}`, description: typedBranchChoice(verdict).description, branch: name, typed: true, alwaysShow: true };
+    qp.items = [item, ...known];
   };
   return new Promise<string | undefined>((resolve) => {
-    qp.onDidChangeValue((v) => (qp.items = [...typedItem(v), ...known]));
-    qp.onDidAccept(() => {
-      const branch = qp.selectedItems[0]?.branch;
-      if (!branch) return; // an invalid typed name: keep the box open
-      resolve(branch);
+    qp.onDidChangeValue(async (value) => {
+      const name = value.trim();
+      if (!name || known.some((k) => k.branch === name)) {
+        qp.items = known;
+        return;
+      }
+      showTyped(name, undefined);
+      const verdict = await check(name);
+      if (qp.value.trim() === name) showTyped(name, verdict);
+    });
+    qp.onDidAccept(async () => {
+      const item = qp.selectedItems[0];
+      if (!item) return;
+      if (item.typed && !typedBranchChoice(await check(item.branch)).acceptable) return; // keep the box open
+      resolve(item.branch);
       qp.hide();
     });
     qp.onDidHide(() => {

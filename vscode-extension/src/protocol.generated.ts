@@ -41,6 +41,10 @@ export interface DownParams {
    */
   keepVolumes?: boolean;
   /**
+   * Keep the images compose built for the session.
+   */
+  keepImages?: boolean;
+  /**
    * Remove the worktree even if it has uncommitted changes.
    */
   force?: boolean;
@@ -81,6 +85,8 @@ export type ErrorCode =
   | "COMPOSE_UNAVAILABLE"
   | "COMPOSE_FAILED"
   | "COMPOSE_FILE_INVALID"
+  | "COMPOSE_UNSUPPORTED"
+  | "PORT_NOT_PUBLISHED"
   | "PROJECT_CONFLICT"
   | "INTERNAL";
 
@@ -178,7 +184,15 @@ export interface RollbackNotification {
 }
 
 export type ServiceState =
-  "running" | "starting" | "exited" | "wrong-owner" | "stopped" | "unmanaged" | "unknown";
+  | "running"
+  | "starting"
+  | "exited"
+  | "wrong-owner"
+  | "stopped"
+  | "unmanaged"
+  | "unknown"
+  | "completed"
+  | "not-started";
 
 export interface ServiceView {
   name: string;
@@ -324,6 +338,10 @@ export const ERROR_CODES = {
   COMPOSE_FAILED: { code: 1026, description: "A docker compose command failed." },
   COMPOSE_FILE_INVALID: { code: 1027, description: "A compose file is missing or cannot be parsed." },
   COMPOSE_UNAVAILABLE: { code: 1025, description: "No docker compose v2 was found." },
+  COMPOSE_UNSUPPORTED: {
+    code: 1033,
+    description: "The compose file uses something sessions cannot isolate (network_mode: host).",
+  },
   CONFIG_EXISTS: {
     code: 1029,
     description: "berth.toml already exists; init does not overwrite it unless forced.",
@@ -356,6 +374,10 @@ export const ERROR_CODES = {
   NOT_A_GIT_REPO: { code: 1003, description: "The directory is not inside a git repository." },
   PORT_EXHAUSTED: { code: 1012, description: "No free port was found in the search range." },
   PORT_IN_USE: { code: 1011, description: "A required port is taken and strict_port forbids searching." },
+  PORT_NOT_PUBLISHED: {
+    code: 1034,
+    description: "After up, the engine does not publish a port the session leased.",
+  },
   PROJECT_CONFLICT: {
     code: 1031,
     description: "The session's compose project name is used by containers Berth does not own.",

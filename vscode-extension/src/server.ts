@@ -4,7 +4,8 @@ import * as vscode from "vscode";
 import { BerthClient } from "./client";
 import type { Notices } from "./notices";
 import { PROTOCOL_VERSION } from "./protocol.generated";
-import { berthRoot, resolveServer } from "./settings";
+import { berthArgs } from "./serverCommand";
+import { berthRoot, resolveBerth } from "./settings";
 import type { ServerState } from "./statusView";
 
 const TRUST_MESSAGE = "Berth runs nothing in an untrusted workspace (its hooks are code); trust the workspace to use it.";
@@ -90,19 +91,19 @@ export class BerthServer implements vscode.Disposable {
   private async relaunch(): Promise<BerthClient | undefined> {
     if (this.client) await this.dropClient();
     this.setState("starting");
-    const resolution = await resolveServer();
+    const resolution = await resolveBerth();
     if (!resolution.ok) {
       this.problem = `Berth: ${resolution.problem}.`;
       this.setState("missing");
       return undefined;
     }
-    const { server } = resolution;
-    this.output.info(`starting ${server.command} ${server.args.join(" ")} (from ${server.source})`);
+    const { berth } = resolution;
+    this.output.info(`starting ${berth.command} ${berthArgs(berth, "serve").join(" ")} over stdio (from ${berth.source})`);
     let client: BerthClient;
     try {
-      client = await BerthClient.start(server, await berthRoot(), this.output, this.trace);
+      client = await BerthClient.start(berth, await berthRoot(), this.output, this.trace);
     } catch (e) {
-      this.problem = `Berth: the server (${server.command}) did not start: ${e instanceof Error ? e.message : String(e)}.`;
+      this.problem = `Berth: the server (${berth.command}) did not start: ${e instanceof Error ? e.message : String(e)}.`;
       this.setState("stopped");
       return undefined;
     }

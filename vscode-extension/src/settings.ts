@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import * as vscode from "vscode";
 import { repoRoot } from "./git";
-import { resolveServerCommand, type Resolution } from "./serverCommand";
+import { resolveBerthCommand, type Resolution } from "./serverCommand";
 
 export const SECTION = "berth";
 /** Settings whose change needs a server restart (berth.trace.server is applied by the language client itself). */
@@ -26,12 +26,13 @@ export async function berthRoot(): Promise<string | undefined> {
   return folder ? ((await repoRoot(folder)) ?? folder) : undefined;
 }
 
-export async function resolveServer(): Promise<Resolution> {
+/** How to run berth for this workspace (settings, a virtualenv, PATH). */
+export async function resolveBerth(): Promise<Resolution> {
   const cfg = vscode.workspace.getConfiguration(SECTION);
   const folder = workspaceFolder();
   const root = await berthRoot();
   const dirs = [...new Set([folder, root].filter((d): d is string => !!d))];
-  return resolveServerCommand(
+  return resolveBerthCommand(
     { serverPath: cfg.get<string>("serverPath", ""), interpreter: cfg.get<string[]>("interpreter", []) },
     dirs,
     { isExecutable, pathDirs: (process.env.PATH ?? "").split(path.delimiter), home: os.homedir() },

@@ -1,12 +1,13 @@
 // UI smoke test in a real VS Code with the packaged extension installed: command palette -> progress -> status bar
-// and the Berth Sessions view, the progress notification's Cancel button, Berth: Down on a dirty worktree, and an
-// untrusted workspace where Berth runs nothing; screenshots go to ARTIFACTS. The servers run without the smoke-test
+// and the Berth Sessions view, the progress notification's Cancel button, Berth: Down on a dirty worktree, the
+// server's verdict on a typed branch name, an error's remedy button, and an untrusted workspace where Berth runs
+// nothing; screenshots go to ARTIFACTS. The servers run without the smoke-test
 // driver, which would suppress notification toasts; UNTRUSTED_BASE's server has workspace trust enabled.
 // Env: VSCODE_BASE, UNTRUSTED_BASE, UI_REPO and UNTRUSTED_REPO (created here), UI_BASE_PORT, ARTIFACTS, VERBOSE.
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { makeRepo, portOpen, waitFor, writeBerthToml } from "../shared/repo";
+import { git, makeRepo, portOpen, waitFor, worktrees, writeBerthToml } from "../shared/repo";
 import { launchBrowser, requireEnv, workbenchUrl } from "./workbench";
 
 const repo = requireEnv("UI_REPO");
@@ -107,13 +108,57 @@ const scenarios: { name: string; fn: (page: Page, browser: Browser) => Promise<v
       writeFileSync(path.join(worktree("ui-smoke"), "scratch.txt"), "uncommitted work\n");
       await runCommand(page, "Berth: Down");
       await pick(page, "ui-smoke", "ui-smoke");
-      const dialog = page.locator(".monaco-dialog-box").filter({ hasText: "The worktree of 'ui-smoke' has uncommitted changes." });
+      const dialog = page.locator(".monaco-dialog-box").filter({ hasText: "The worktree of 'ui-smoke' has uncommitted changes." })
+        .filter({ hasText: "scratch.txt" });
       await dialog.waitFor({ timeout: 10_000 });
       await settle(page);
       await page.screenshot({ path: path.join(artifacts, "dirty-down.png") });
       await dialog.getByRole("button", { name: "Remove Anyway" }).click();
       await statusBar(page).getByText("Berth: no sessions").waitFor({ timeout: LONG });
       if (existsSync(worktree("ui-smoke"))) throw new Error("ui-smoke's worktree is still there");
+      if (await portOpen(basePort + 1)) throw new Error(`port ${basePort + 1} is still listening`);
+    },
+  },
+  {
+    name: "Berth: Up's branch pick shows why the server refuses a typed name and does not accept it",
+    fn: async (page) => {
+      await runCommand(page, "Berth: Up");
+      const input = page.locator(".quick-input-widget input");
+      const row = (text: string) => page.locator(".quick-input-list .monaco-list-row").filter({ hasText: text }).first();
+      await input.fill("feat/Ünïcode");
+      await row("contains non-ASCII characters").waitFor({ timeout: 10_000 });
+      await settle(page);
+      await page.screenshot({ path: path.join(artifacts, "branch-refused.png") });
+      await page.keyboard.press("Enter");
+      // The pick is still open: it takes another name and shows the server's verdict on it.
+      await input.fill("ui-Valid");
+      await row("new branch · session ui-valid").waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Escape");
+      await statusBar(page).getByText("Berth: no sessions").waitFor({ timeout: 10_000 });
+      if (worktrees(repo).length !== 1) throw new Error(`a worktree was created: ${worktrees(repo).join(", ")}`);
+    },
+  },
+  {
+    name: "an error's remedy is a button that does it: WORKTREE_EXISTS, then Reuse Worktree brings the session up there",
+    fn: async (page) => {
+      writeBerthToml(repo, { basePort });
+      git(repo, "worktree", "add", "-q", "-b", "ui-reuse", worktree("ui-reuse"));
+      await runCommand(page, "Notifications: Clear All Notifications");
+      await runCommand(page, "Berth: Up");
+      await pick(page, "ui-reuse", "ui-reuse");
+      const toast = page.locator(".notification-toast").filter({ hasText: "worktrees/ui-reuse already exists" }).first();
+      await toast.waitFor({ timeout: LONG });
+      await toast.hover();
+      await settle(page);
+      await page.screenshot({ path: path.join(artifacts, "remedy.png") });
+      await toast.getByRole("button", { name: "Reuse Worktree" }).click();
+      await statusBar(page).getByText("Berth: ui-reuse · host · slot 1 · active").waitFor({ timeout: LONG });
+      if (!(await portOpen(basePort + 1))) throw new Error(`port ${basePort + 1} is not listening`);
+      // Berth never deletes a worktree it did not create: the session stays, stopped.
+      await runCommand(page, "Berth: Down");
+      await pick(page, "ui-reuse", "ui-reuse");
+      await statusBar(page).getByText("Berth: ui-reuse · host · slot 1 · stopped").waitFor({ timeout: LONG });
+      if (!existsSync(worktree("ui-reuse"))) throw new Error("Berth deleted a worktree it did not create");
       if (await portOpen(basePort + 1)) throw new Error(`port ${basePort + 1} is still listening`);
     },
   },

@@ -7,10 +7,12 @@ import path from "node:path";
 export interface BerthTomlOptions {
   basePort: number;
   postUp?: string;
+  /** The web service's command (default: python's http.server on its allocated port). */
+  command?: string;
 }
 
-/** Host mode, one native service "web" (python's http.server on its allocated port). */
-export function berthToml({ basePort, postUp }: BerthTomlOptions): string {
+/** Host mode, one native service "web". */
+export function berthToml({ basePort, postUp, command = "python3 -m http.server $PORT --bind 127.0.0.1" }: BerthTomlOptions): string {
   const lines = [
     'mode = "host"',
     "max_slots = 4",
@@ -18,7 +20,7 @@ export function berthToml({ basePort, postUp }: BerthTomlOptions): string {
     "[[services]]",
     'name = "web"',
     `base_port = ${basePort}`,
-    'command = "python3 -m http.server $PORT --bind 127.0.0.1"',
+    `command = ${JSON.stringify(command)}`,
   ];
   if (postUp) lines.push("", "[hooks]", `post_up = ${JSON.stringify(postUp)}`);
   return `${lines.join("\n")}\n`;

@@ -28,8 +28,8 @@ function httpStatus(port: number): Promise<number> {
   });
 }
 
-/** Child processes of this extension host running `berth serve` (`<python> <venv>/bin/berth serve`, `berth serve`
- * or `<python> -m berth serve`). */
+/** Child processes of this extension host running `berth serve` (`<python> <venv>/bin/berth serve --stdio`,
+ * `berth serve --stdio` or `<python> -m berth serve --stdio`), as their command lines. */
 function berthServeChildren(): string[] {
   const found: string[] = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
@@ -69,6 +69,7 @@ test("the extension activates and its language client starts the real berth serv
   assert.equal(api.protocolVersion(), PROTOCOL_VERSION, "the server speaks the protocol the types were generated from");
   const servers = berthServeChildren();
   assert.equal(servers.length, 1, `one berth serve child of the extension host, found: ${servers.join(" | ")}`);
+  assert.match(servers[0] ?? "", / serve --stdio$/, "the language client's stdio transport passes --stdio");
   await waitFor("status bar after start", () => api.statusBarText() === "$(server-environment) Berth: no sessions");
 });
 
@@ -105,28 +106,91 @@ test("Berth: Show Logs follows the service's log in a terminal", async () => {
   const name = await vscode.commands.executeCommand<string>("berth.showLogs", { slug: session.slug, service: "web" });
   assert.equal(name, `Berth logs: ${session.slug}/web`);
   assert.ok(vscode.window.terminals.some((t) => t.name === name), "terminal opened");
-  const log = path.join(repo, ".berth", "logs", session.slug, "web.log");
+  const log = session.services.find((s) => s.name === "web")?.logPath;
+  assert.ok(log, "the server says where the service's output goes");
   await waitFor(`${log} has the request`, () => existsSync(log) && readFileSync(log, "utf8").includes("GET /"));
   vscode.window.terminals.find((t) => t.name === name)?.dispose();
 });
 
-test("Berth: Stop keeps the worktree; Berth: Down with a dirty worktree (forced) removes everything", async () => {
+test("Berth: Stop keeps the worktree and frees the port", async () => {
   const session = api.sessions()[0];
   assert.ok(session);
-  const port = session.ports.web ?? 0;
   const stopped = await vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.stop", session.slug);
   assert.ok(stopped, "berth.stop returned a receipt");
   assert.equal(existsSync(session.worktreePath), true, "stop keeps the worktree");
-  assert.equal(await portOpen(port), false, "stop frees the port");
+  assert.equal(await portOpen(session.ports.web ?? 0), false, "stop frees the port");
   await waitFor("session shown as stopped", () => api.sessions().find((s) => s.slug === session.slug)?.status === "stopped");
   await waitFor("status bar says stopped", () => api.statusBarText().endsWith("· stopped"));
+});
 
+test("Berth: Down asks when the server reports uncommitted changes; Keep Worktree keeps it, whose Remove Anyway button removes it", async () => {
+  const session = api.sessions()[0];
+  assert.ok(session);
   writeFileSync(path.join(session.worktreePath, "uncommitted.txt"), "work in progress\n");
-  const down = await vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: session.slug, force: true });
-  assert.ok(down, "berth.down returned a receipt");
-  assert.ok(down.removed.some((r) => r.kind === "worktree"), `worktree removed: ${JSON.stringify(down.removed)}`);
+  const down = vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: session.slug });
+  const question = await waitFor("the question", () => notices("question", /^The worktree of 'feat-up' has uncommitted changes\.$/)[0]);
+  assert.deepEqual(question.actions, ["Remove Anyway", "Keep Worktree"]);
+  assert.match(question.detail ?? "", /^ {2}uncommitted\.txt$/m, `the server's list of changes: ${question.detail}`);
+  assert.doesNotMatch(question.detail ?? "", /\.env\.berth/, "Berth's own env file is not the user's change");
+  question.respond("Keep Worktree");
+  const kept = await down;
+  assert.ok(kept, "berth.down returned a receipt");
+  assert.deepEqual(kept.kept.map((k) => [k.kind, k.name]), [["worktree", session.worktreePath]]);
+  assert.equal(existsSync(path.join(session.worktreePath, "uncommitted.txt")), true, "the changes are still there");
+  const told = await waitFor("what was kept, with the server's remedy",
+    () => notices("info", /^Berth: feat-up is stopped; kept worktree .* \(it has uncommitted changes \(uncommitted\.txt\)/)[0]);
+  assert.deepEqual(told.actions, ["Remove Anyway"]);
+  told.respond("Remove Anyway");
+  await waitFor("the session is gone", async () => !existsSync(session.worktreePath) && api.sessions().length === 0);
   await waitFor("status bar back to no sessions", () => api.statusBarText() === "$(server-environment) Berth: no sessions");
-  await assertNothingLeft(session.slug, port);
+  await assertNothingLeft(session.slug, session.ports.web ?? 0);
+});
+
+test("Berth: Down of a clean worktree does not ask", async () => {
+  const session = await vscode.commands.executeCommand<SessionView | undefined>("berth.up", { branch: "feat-clean" });
+  assert.ok(session, "berth.up returned a session");
+  const asked = api.notices().length;
+  const down = await vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: session.slug });
+  assert.ok(down?.removed.some((r) => r.kind === "worktree"), `worktree removed: ${JSON.stringify(down)}`);
+  assert.deepEqual(api.notices().slice(asked).filter((n) => n.severity === "question"), [], "no question");
+  await assertNothingLeft(session.slug, session.ports.web ?? 0);
+});
+
+test("Berth: Up's branch pick has the server check typed names: it refuses what the server's rules refuse", async () => {
+  const refused: [string, RegExp][] = [["feat/Ünïcode", /non-ASCII/], ["a", /slug 'a' must be 2-62 characters/]];
+  for (const [name, why] of refused) {
+    const choice = await api.typedBranch(name);
+    assert.equal(choice?.acceptable, false, `${name} is refused`);
+    assert.match(choice.description, why);
+  }
+  assert.deepEqual(await api.typedBranch("feat/Login"), { description: "new branch · session feat-login", acceptable: true });
+});
+
+test("a service that exits during start-up: its error's Show web Log button opens the service's log", async () => {
+  writeBerthToml(repo, { basePort, command: "echo boom-output; exit 7" });
+  assert.equal(await vscode.commands.executeCommand("berth.up", { branch: "feat-spawn" }), undefined, "berth.up failed");
+  const error = await waitFor("the error", () => notices("error", /service 'web' exited with status 7/)[0]);
+  assert.deepEqual(error.actions, ["Show web Log", "Show Output"]);
+  error.respond("Show web Log");
+  const log = await waitFor("the log in an editor", () => {
+    const editor = vscode.window.activeTextEditor;
+    return editor?.document.uri.fsPath.endsWith(path.join("feat-spawn", "web.log")) ? editor : undefined;
+  });
+  assert.match(log.document.getText(), /boom-output/);
+  await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+  await assertNothingLeft("feat-spawn", basePort + 1);
+});
+
+test("an invalid berth.toml: its error's Open berth.toml button opens it", async () => {
+  writeFileSync(path.join(repo, "berth.toml"), 'mode = "host"\nmax_slots = "many"\n');
+  assert.equal(await vscode.commands.executeCommand("berth.up", { branch: "feat-config" }), undefined, "berth.up failed");
+  const error = await waitFor("the error", () => notices("error", /berth\.toml is invalid/)[0]);
+  assert.deepEqual(error.actions, ["Open berth.toml", "Show Output"]);
+  error.respond("Open berth.toml");
+  await waitFor("berth.toml in an editor", () => vscode.window.activeTextEditor?.document.uri.fsPath === path.join(repo, "berth.toml"));
+  await vscode.commands.executeCommand("workbench.action.closeActiveEditor");
+  writeBerthToml(repo, { basePort });
+  await assertNothingLeft("feat-config", basePort + 1);
 });
 
 test("a failing post_up hook shows the rollback warning and the server's error, and leaves nothing", async () => {
@@ -155,6 +219,26 @@ test("cancelling during a slow post_up hook rolls the bring-up back", async () =
   assert.ok(Date.now() - started < 25_000, "cancelled well before the hook would end");
   assert.ok(notices("info", /bring-up of feat-cancel was cancelled and rolled back/).length === 1, "cancel reported");
   await assertNothingLeft("feat-cancel", basePort + 1);
+});
+
+test("an error's remedy is a button that does it: WORKTREE_EXISTS, then Reuse Worktree brings the session up there", async () => {
+  writeBerthToml(repo, { basePort });
+  const worktree = path.join(repo, ".berth", "worktrees", "feat-reuse");
+  git(repo, "worktree", "add", "-q", "-b", "feat-reuse", worktree);
+  assert.equal(await vscode.commands.executeCommand("berth.up", { branch: "feat-reuse" }), undefined, "berth.up failed");
+  const error = await waitFor("the error", () => notices("error", /worktrees\/feat-reuse already exists/)[0]);
+  assert.deepEqual(error.actions, ["Reuse Worktree", "Show Output"]);
+  error.respond("Reuse Worktree");
+  await waitFor("the session is up", () => notices("info", /^Berth: feat-reuse is up /)[0]);
+  const session = api.sessions().find((s) => s.slug === "feat-reuse");
+  assert.equal(session?.status, "active");
+  assert.equal(session.worktreePath, worktree, "in the existing worktree");
+  assert.equal(await httpStatus(session.ports.web ?? 0), 200, "the service answers on its port");
+
+  // Berth never deletes a worktree it did not create, so the session stays (stopped); hence this test runs last.
+  const down = await vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: "feat-reuse" });
+  assert.deepEqual(down?.kept.map((k) => [k.kind, k.name]), [["worktree", worktree]]);
+  assert.equal(await portOpen(session.ports.web ?? 0), false, "down stops the service");
 });
 
 test("a berth.serverPath that is not executable stops the server with a clear message; fixing it restarts", async () => {

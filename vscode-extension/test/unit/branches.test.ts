@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { branchChoices, branchNameProblem } from "../../src/branches";
+import { branchChoices, typedBranchChoice } from "../../src/branches";
 import { session } from "./fixtures";
 
 test("the current worktree's branch comes first, branches with a session last", () => {
@@ -16,9 +16,13 @@ test("a detached HEAD (no current branch) keeps alphabetical order", () => {
   assert.deepEqual(branchChoices(["b", "a"], undefined, []).map((c) => c.branch), ["a", "b"]);
 });
 
-test("typed branch names are checked like git check-ref-format", () => {
-  assert.equal(branchNameProblem("feature/new-thing"), undefined);
-  for (const bad of ["", "  ", "has space", "-x", "a..b", "a~1", "x:y", "end/", "end.", "x.lock", "a//b", "/a", "a@{b"]) {
-    assert.notEqual(branchNameProblem(bad), undefined, bad);
-  }
+test("a typed name shows the server's verdict: the problem it names, or the session it would get", () => {
+  assert.deepEqual(typedBranchChoice(undefined), { description: "checking the name…", acceptable: false });
+  assert.deepEqual(typedBranchChoice({ branch: "feat/ok", valid: true, slug: "feat-ok" }), {
+    description: "new branch · session feat-ok",
+    acceptable: true,
+  });
+  const problem = "branch 'a' is not allowed: its slug 'a' must be 2-62 characters of [a-z0-9-]";
+  assert.deepEqual(typedBranchChoice({ branch: "a", valid: false, problem }), { description: problem, acceptable: false });
+  assert.equal(typedBranchChoice({ branch: "x", valid: false }).acceptable, false);
 });

@@ -12,7 +12,7 @@ export function session(over: Partial<SessionView> = {}): SessionView {
     worktreePath: `/repo/.berth/worktrees/${slug}`,
     envFile: `/repo/.berth/worktrees/${slug}/.env.berth`,
     ports: { web: 18101 },
-    services: [{ name: "web", kind: "native", port: 18101, state: "running", pid: 4242 }],
+    services: [{ name: "web", kind: "native", port: 18101, state: "running", pid: 4242, logPath: `/repo/.berth/logs/${slug}/web.log` }],
     startedAt: "2025-01-01T00:00:00Z",
     ...over,
   } as SessionView;
