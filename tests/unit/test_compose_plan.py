@@ -183,3 +183,9 @@ def test_session_file_mounts_the_git_dir_where_the_worktree_is_mounted() -> None
     mounts = data["services"]["app"]["volumes"]
     assert {"type": "bind", "source": "/repo/.git", "target": "/repo/.git"} in mounts
     assert "volumes" not in data["services"]["db"]
+
+
+def test_external_networks_and_volumes_are_reported_as_shared() -> None:
+    from berth.modes.compose.plan import shared_resources
+
+    assert shared_resources(MODEL) == ["network:shared", "volume:ext"]

@@ -74,6 +74,11 @@ class SessionView(WireModel):
     services: list[ServiceView]
     started_at: datetime
     busy: bool = Field(default=False, description="An operation on this session is in flight.")
+    shared: list[ResourceRef] = Field(
+        default_factory=list,
+        description="Resources the session uses but shares with others (external docker networks and "
+        "volumes): never renamed, never removed.",
+    )
     uncommitted_changes: list[str] | None = Field(
         default=None,
         description="The user's uncommitted changes in the worktree (status of one session only): a "

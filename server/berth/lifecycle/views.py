@@ -14,6 +14,7 @@ from berth.modes.registry import mode_family
 
 def session_view(record: SessionRecord, host: HostSnapshot | None = None) -> SessionView:
     """From the record alone, or live when `host` (one snapshot for many sessions) is given."""
+    family = mode_family(record.mode)
     return SessionView(
         slug=record.slug,
         branch=record.branch,
@@ -23,7 +24,8 @@ def session_view(record: SessionRecord, host: HostSnapshot | None = None) -> Ses
         worktree_path=record.worktree_path,
         env_file=record.env_file,
         ports=dict(record.ports),
-        services=mode_family(record.mode).service_views(record, host),
+        services=family.service_views(record, host),
+        shared=family.shared_resources(record),
         started_at=record.started_at,
         busy=record.op_id is not None,
     )

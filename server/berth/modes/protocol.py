@@ -8,7 +8,7 @@ from typing import Protocol
 
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
-from berth.domain.models import ServiceView
+from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes.context import BringUp, DownStep, Step
 
@@ -33,4 +33,8 @@ class SessionMode(Protocol):
 
     def service_views(self, record: SessionRecord, host: HostSnapshot | None) -> list[ServiceView]:
         """One view per service; live (asking the host and engine) when `host` is given."""
+        ...
+
+    def shared_resources(self, record: SessionRecord) -> list[ResourceRef]:
+        """What the session uses without owning it (never removed by its down)."""
         ...

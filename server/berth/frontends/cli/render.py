@@ -82,6 +82,10 @@ def print_session(console: Console, s: SessionView) -> None:
     console.print(f"  branch    {s.branch}", markup=False)
     console.print(f"  worktree  {s.worktree_path}", markup=False)
     console.print(f"  env file  {s.env_file}", markup=False)
+    for ref in s.shared:
+        console.print(
+            f"  shared    {ref.kind} {ref.name} (external: used as it is, never removed)", markup=False
+        )
     if s.uncommitted_changes:
         changes = ", ".join(s.uncommitted_changes)
         console.print(f"  changes   {changes} (uncommitted: down keeps the worktree)", markup=False)

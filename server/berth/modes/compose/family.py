@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from berth.adapters import compose_cli, docker_engine
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
-from berth.domain.models import ServiceView
+from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes.compose.project import compose_record
 from berth.modes.compose.views import docker_service_views
@@ -52,3 +52,8 @@ class ComposeFamily:
         if compose is not None:
             views += docker_service_views(record, compose, live=host is not None)
         return views
+
+    def shared_resources(self, record: SessionRecord) -> list[ResourceRef]:
+        compose = compose_record(record)
+        shared = dict.fromkeys(s for g in compose.groups for s in g.shared) if compose else {}
+        return [ResourceRef(kind=kind, name=name) for kind, _, name in (s.partition(":") for s in shared)]

@@ -164,6 +164,17 @@ def fixed_subnets(model: ComposeModel) -> dict[str, str]:
     return out
 
 
+def shared_resources(model: ComposeModel) -> list[str]:
+    """External networks and volumes: the session uses them as they are, shared with everyone."""
+    out = [
+        f"network:{spec.get('name') or key}" for key, spec in model.networks.items() if spec.get("external")
+    ]
+    out += [
+        f"volume:{spec.get('name') or key}" for key, spec in model.volumes.items() if spec.get("external")
+    ]
+    return out
+
+
 def subnet_candidates(original: str, slot: int, max_slots: int) -> list[str]:
     """Subnets of the same size as `original` in its private range, this slot's first, then
     every max_slots-th one: never the file's own (a plain `docker compose up` may use it)."""
@@ -282,6 +293,7 @@ def plan_compose(ctx: BringUp) -> None:
                 },
                 wait_seconds=wait_seconds(model, started, declared),
                 fixed_subnets=fixed_subnets(model),
+                shared=shared_resources(model),
                 bridged=bridged,
             )
         )

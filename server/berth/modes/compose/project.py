@@ -38,6 +38,10 @@ class ComposeGroup(BaseModel):
     fixed_subnets: dict[str, str] = Field(
         default_factory=dict, description="subnet_key -> the subnet the file fixes (moved per session)."
     )
+    shared: list[str] = Field(
+        default_factory=list,
+        description="`network:<name>` / `volume:<name>`: external, shared, never removed.",
+    )
     bridged: list[str] = Field(
         default_factory=list,
         description="Declared services only on internal networks, given a session bridge to publish on.",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
-from berth.domain.models import ServiceView
+from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes import common
 from berth.modes.context import BringUp, DownStep, Step
@@ -49,6 +49,9 @@ class HostMode:
 
     def service_views(self, record: SessionRecord, host: HostSnapshot | None) -> list[ServiceView]:
         return native_service_views(record, record.ports, host)
+
+    def shared_resources(self, record: SessionRecord) -> list[ResourceRef]:
+        return []
 
 
 HOST = HostMode()
