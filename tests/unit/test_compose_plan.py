@@ -11,7 +11,13 @@ import pytest
 
 from berth.domain.errors import BerthError, ErrorCode
 from berth.modes.compose.model import ComposeModel, go_duration, healthy_within
-from berth.modes.compose.plan import port_needs, refuse_unisolatable, subnet_candidates, wait_seconds
+from berth.modes.compose.plan import (
+    port_needs,
+    refuse_unisolatable,
+    shared_resources,
+    subnet_candidates,
+    wait_seconds,
+)
 from berth.modes.compose.project import ComposeGroup, ComposeRecord
 from berth.modes.compose.session_file import session_compose, subnet_key
 
@@ -186,6 +192,4 @@ def test_session_file_mounts_the_git_dir_where_the_worktree_is_mounted() -> None
 
 
 def test_external_networks_and_volumes_are_reported_as_shared() -> None:
-    from berth.modes.compose.plan import shared_resources
-
     assert shared_resources(MODEL) == ["network:shared", "volume:ext"]
