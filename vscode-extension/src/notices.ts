@@ -33,20 +33,7 @@ export class Notices {
   /** Shows a toast (not modal; the returned promise settles when the user picks an action or dismisses it). */
   show<A extends string>(severity: Severity, message: string, ...actions: A[]): Promise<A | undefined> {
     const responded = this.record({ severity, message, actions });
-    const shown = (() => {
-      switch (severity) {
-        case "info":
-          this.output.info(message);
-          return vscode.window.showInformationMessage(message, ...actions);
-        case "warning":
-          this.output.warn(message);
-          return vscode.window.showWarningMessage(message, ...actions);
-        case "error":
-          this.output.error(message);
-          return vscode.window.showErrorMessage(message, ...actions);
-      }
-    })();
-    return Promise.race([shown, responded]);
+    return Promise.race([this.toast(severity, message, actions), responded]);
   }
 
   /** A modal question; resolves to the chosen action, or undefined when cancelled. */
@@ -59,6 +46,21 @@ export class Notices {
 
   recent(): readonly Notice[] {
     return this.history;
+  }
+
+  /** Shows the toast and writes the message to the output channel. */
+  private toast<A extends string>(severity: Severity, message: string, actions: A[]): Thenable<A | undefined> {
+    switch (severity) {
+      case "info":
+        this.output.info(message);
+        return vscode.window.showInformationMessage(message, ...actions);
+      case "warning":
+        this.output.warn(message);
+        return vscode.window.showWarningMessage(message, ...actions);
+      case "error":
+        this.output.error(message);
+        return vscode.window.showErrorMessage(message, ...actions);
+    }
   }
 
   /** Keeps the notice; resolves when respond() is called with one of its actions. */

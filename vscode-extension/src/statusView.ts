@@ -33,7 +33,7 @@ function serviceLine(svc: SessionView["services"][number]): string {
 
 export function sessionTooltip(s: SessionView): string {
   return [`${s.slug} (branch ${s.branch})`, `${s.mode} mode, slot ${s.slot}, ${s.status}`, s.worktreePath,
-    ...s.services.map(serviceLine)].join("\n");
+    `env file ${s.envFile}`, ...s.services.map(serviceLine)].join("\n");
 }
 
 export function statusView(input: StatusInput): StatusView {

@@ -5,6 +5,7 @@
 // driver, which would suppress notification toasts; UNTRUSTED_BASE's server has workspace trust enabled.
 // Env: VSCODE_BASE, UNTRUSTED_BASE, UI_REPO and UNTRUSTED_REPO (created here), UI_BASE_PORT, ARTIFACTS, VERBOSE.
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { git, makeRepo, portOpen, waitFor, worktrees, writeBerthToml } from "../shared/repo";
@@ -31,6 +32,13 @@ async function pick(page: Page, typed: string, row: string): Promise<void> {
   await input.fill(typed);
   await page.locator(".quick-input-list .monaco-list-row").filter({ hasText: row }).first().waitFor();
   await page.keyboard.press("Enter");
+}
+
+/** Listens on 127.0.0.1:`port` until closed, so that Berth finds it taken. */
+function holdPort(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once("error", reject).listen(port, "127.0.0.1", () => resolve(server));
+  });
 }
 
 /** Lets notification animations finish before a screenshot. */
@@ -136,6 +144,37 @@ const scenarios: { name: string; fn: (page: Page, browser: Browser) => Promise<v
       await page.keyboard.press("Escape");
       await statusBar(page).getByText("Berth: no sessions").waitFor({ timeout: 10_000 });
       if (worktrees(repo).length !== 1) throw new Error(`a worktree was created: ${worktrees(repo).join(", ")}`);
+    },
+  },
+  {
+    name: "a taken port with strict_port: the error's Choose Port button asks for a port and brings the session up on it",
+    fn: async (page) => {
+      writeBerthToml(repo, { basePort, strictPort: true });
+      const holder = await holdPort(basePort + 1);
+      try {
+        await runCommand(page, "Notifications: Clear All Notifications");
+        await runCommand(page, "Berth: Up");
+        await pick(page, "ui-port", "new branch");
+        const toast = page.locator(".notification-toast").filter({ hasText: `port ${basePort + 1} for service 'web'` }).first();
+        await toast.waitFor({ timeout: LONG });
+        await toast.hover();
+        await toast.getByRole("button", { name: "Choose Port for web…" }).click();
+        const input = page.locator(".quick-input-widget").filter({ hasText: "Berth: port for web" }).locator("input");
+        await input.fill("not a port");
+        await page.locator(".quick-input-widget").getByText("Type a port number from 1 to 65535.").waitFor({ timeout: 10_000 });
+        await input.fill(String(basePort + 5));
+        await settle(page);
+        await page.screenshot({ path: path.join(artifacts, "choose-port.png") });
+        await page.keyboard.press("Enter");
+        await statusBar(page).getByText("Berth: ui-port · host · slot 1 · active").waitFor({ timeout: LONG });
+        if (!(await portOpen(basePort + 5))) throw new Error(`the chosen port ${basePort + 5} is not listening`);
+      } finally {
+        holder.close();
+        writeBerthToml(repo, { basePort });
+      }
+      await runCommand(page, "Berth: Down");
+      await pick(page, "ui-port", "ui-port");
+      await statusBar(page).getByText("Berth: no sessions").waitFor({ timeout: LONG });
     },
   },
   {

@@ -9,13 +9,16 @@ export interface BerthTomlOptions {
   postUp?: string;
   /** The web service's command (default: python's http.server on its allocated port). */
   command?: string;
+  /** strict_port: a taken port is an error instead of a search for the next free one. */
+  strictPort?: boolean;
 }
 
 /** Host mode, one native service "web". */
-export function berthToml({ basePort, postUp, command = "python3 -m http.server $PORT --bind 127.0.0.1" }: BerthTomlOptions): string {
+export function berthToml({ basePort, postUp, command = "python3 -m http.server $PORT --bind 127.0.0.1", strictPort }: BerthTomlOptions): string {
   const lines = [
     'mode = "host"',
     "max_slots = 4",
+    ...(strictPort ? ["strict_port = true"] : []),
     "",
     "[[services]]",
     'name = "web"',

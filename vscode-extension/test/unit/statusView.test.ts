@@ -14,6 +14,7 @@ test("the open folder's session shows mode, slot and state", () => {
   const view = statusView({ ...base, sessions: [session(), mine], folderSession: mine });
   assert.equal(view.text, "$(debug-stop) Berth: mine · host · slot 2 · stopped");
   assert.match(view.tooltip, /web: 18101 \(running\)/);
+  assert.match(view.tooltip, /^env file \/repo\/\.berth\/worktrees\/mine\/\.env\.berth$/m, "the server's envFile");
 });
 
 test("a single session is shown even outside its worktree", () => {
