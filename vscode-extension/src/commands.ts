@@ -91,7 +91,7 @@ class Commands {
 
   /**
    * "down" removes the session, asking first when the server reports uncommitted changes in its worktree; "stop"
-   * keeps worktree and volumes.
+   * keeps worktree, volumes and built images (what resuming needs).
    */
   async down(arg: Arg, mode: "down" | "stop"): Promise<TeardownReceipt | undefined> {
     const client = await this.d.server.require();
@@ -99,11 +99,11 @@ class Commands {
     if (!client || !root) return undefined;
     const slug = slugOf(arg) ?? (await pickSession(
       this.d.store.list().filter((s) => mode === "down" || s.status !== "stopped"),
-      mode === "down" ? "Session to tear down" : "Session to stop (keeps its worktree and volumes)",
+      mode === "down" ? "Session to tear down" : "Session to stop (keeps its worktree, volumes and images)",
     ))?.slug;
     if (!slug) return undefined;
     const params: DownParams = mode === "stop"
-      ? { root, slug, keepWorktree: true, keepVolumes: true }
+      ? { root, slug, keepWorktree: true, keepVolumes: true, keepImages: true }
       : { root, slug, force: flag(arg, "force") };
     let keepRequested = mode === "stop";
     const verb = mode === "stop" ? "stopping" : "tearing down";

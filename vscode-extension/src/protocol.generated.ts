@@ -245,6 +245,10 @@ export interface SessionView {
    */
   busy?: boolean;
   /**
+   * Resources the session uses but shares with others (external docker networks and volumes): never renamed, never removed.
+   */
+  shared?: ResourceRef[];
+  /**
    * The user's uncommitted changes in the worktree (status of one session only): a full down keeps a worktree that has any, unless forced.
    */
   uncommittedChanges?: string[] | null;

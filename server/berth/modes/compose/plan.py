@@ -68,9 +68,9 @@ def port_needs(
 ) -> list[PortNeed]:
     """Every host port the started services publish, one need per block of consecutive ports.
 
-    A declared service (berth.toml, name -> base_port) gets its primary port on its first published
-    block (or, with none, a new mapping to base_port in the container), on the service whose network
-    it shares if it uses `network_mode: service:x`. Every other published block gets a port based on
+    A declared service (berth.toml, name -> base_port) gets its primary port on its first port entry
+    (a whole block when that entry starts one; with no entry, a new mapping to base_port in the
+    container), on the service whose network it shares if it uses `network_mode: service:x`. Every other published block gets a port based on
     the host port the file publishes. A service only on internal networks publishes nothing unless
     it is declared (it is then bridged). Random host ports stay random: they cannot collide."""
     services = model.services
