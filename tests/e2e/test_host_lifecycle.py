@@ -140,9 +140,13 @@ def test_reused_worktree_is_never_removed(repo: Path, tmp_path: Path) -> None:
     engine = Engine(Workspace(repo))
     session = engine.up(UpRequest(branch="mine", reuse_worktree=True))
     assert Path(session.worktree_path) == outside.resolve()
+    assert session.worktree_owned is False
     receipt = engine.down(DownRequest(slug="mine", force=True))
     assert "did not create it" in receipt.kept[0].reason
     assert (outside / "wip.txt").read_text() == "mine"
+    assert receipt.status == "removed" and engine.list_sessions() == [], (
+        "the session goes, the worktree stays"
+    )
 
 
 def test_port_bump_when_nominal_is_taken(make_repo: RepoFactory, port_base: int) -> None:

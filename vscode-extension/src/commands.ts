@@ -110,7 +110,8 @@ class Commands {
     try {
       if (mode === "down" && !params.force) {
         const [session] = (await client.request("berth/status", { root, slug })).sessions;
-        const changes = session?.uncommittedChanges ?? [];
+        // a worktree Berth did not create is never removed, so its changes are never at stake
+        const changes = session?.worktreeOwned === false ? [] : (session?.uncommittedChanges ?? []);
         if (session && changes.length) {
           const question = uncommittedChangesQuestion(slug, session.worktreePath, changes);
           const choice = await this.d.notices.ask(question.message, question.detail, "Remove Anyway", "Keep Worktree");

@@ -234,6 +234,10 @@ export interface SessionView {
   slot: number;
   status: SessionStatus;
   worktreePath: string;
+  /**
+   * Berth created the worktree; a reused one is never removed by down.
+   */
+  worktreeOwned?: boolean;
   envFile: string;
   ports: {
     [k: string]: number;
@@ -249,7 +253,7 @@ export interface SessionView {
    */
   shared?: ResourceRef[];
   /**
-   * The user's uncommitted changes in the worktree (status of one session only): a full down keeps a worktree that has any, unless forced.
+   * The user's uncommitted changes in the worktree (status of one session only): a full down keeps a worktree Berth created that has any, unless forced (a reused worktree is never removed).
    */
   uncommittedChanges?: string[] | null;
 }

@@ -69,6 +69,9 @@ class SessionView(WireModel):
     slot: int
     status: SessionStatus
     worktree_path: str
+    worktree_owned: bool = Field(
+        default=True, description="Berth created the worktree; a reused one is never removed by down."
+    )
     env_file: str
     ports: dict[str, int]
     services: list[ServiceView]
@@ -82,7 +85,8 @@ class SessionView(WireModel):
     uncommitted_changes: list[str] | None = Field(
         default=None,
         description="The user's uncommitted changes in the worktree (status of one session only): a "
-        "full down keeps a worktree that has any, unless forced.",
+        "full down keeps a worktree Berth created that has any, unless forced (a reused worktree is "
+        "never removed).",
     )
 
 

@@ -241,7 +241,7 @@ class Engine:
             raise
         finally:
             sink.session_changed(slug)
-        if any(k.kind == "worktree" for k in td.kept):
+        if td.keeps_session:
             stopped = td.session.model_copy(update={"status": SessionStatus.STOPPED, "processes": {}})
             self.ws.store.commit_session(stopped, op_id)
             return td.receipt(stopped=True)

@@ -22,6 +22,7 @@ def session_view(record: SessionRecord, host: HostSnapshot | None = None) -> Ses
         slot=record.slot,
         status=record.status,
         worktree_path=record.worktree_path,
+        worktree_owned=record.worktree_owned,
         env_file=record.env_file,
         ports=dict(record.ports),
         services=family.service_views(record, host),

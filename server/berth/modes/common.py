@@ -169,6 +169,7 @@ def remove_worktree(td: TearDown) -> None:
         td.kept.append(
             KeptResource(kind="worktree", name=str(path), reason="keeping the worktree was asked for")
         )
+        td.keeps_session = True
         return
     if not td.session.worktree_owned:
         td.kept.append(
@@ -193,6 +194,7 @@ def remove_worktree(td: TearDown) -> None:
                     remedies=[RemedyView(action=RemedyAction.FORCE_DOWN, args={"slug": td.session.slug})],
                 )
             )
+            td.keeps_session = True
             return
     # berth's own files (.env.berth, inherited env links) would make git refuse; user changes were checked
     td.worktrees.remove(path, force=True)

@@ -144,6 +144,9 @@ class TearDown:
     kept: list[KeptResource] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     services_stopped: bool = False
+    keeps_session: bool = False
+    """The worktree stays as the session's (asked for, or it holds uncommitted changes): the session
+    is kept as stopped, with its slot, instead of removed."""
 
     @property
     def worktree(self) -> Path:

@@ -193,10 +193,10 @@ const scenarios: { name: string; fn: (page: Page, browser: Browser) => Promise<v
       await toast.getByRole("button", { name: "Reuse Worktree" }).click();
       await statusBar(page).getByText("Berth: ui-reuse · host · slot 1 · active").waitFor({ timeout: LONG });
       if (!(await portOpen(basePort + 1))) throw new Error(`port ${basePort + 1} is not listening`);
-      // Berth never deletes a worktree it did not create: the session stays, stopped.
+      // Berth never deletes a worktree it did not create: the session goes, the worktree stays.
       await runCommand(page, "Berth: Down");
       await pick(page, "ui-reuse", "ui-reuse");
-      await statusBar(page).getByText("Berth: ui-reuse · host · slot 1 · stopped").waitFor({ timeout: LONG });
+      await statusBar(page).getByText("Berth: no sessions").waitFor({ timeout: LONG });
       if (!existsSync(worktree("ui-reuse"))) throw new Error("Berth deleted a worktree it did not create");
       if (await portOpen(basePort + 1)) throw new Error(`port ${basePort + 1} is still listening`);
     },

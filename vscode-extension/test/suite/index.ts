@@ -235,9 +235,11 @@ test("an error's remedy is a button that does it: WORKTREE_EXISTS, then Reuse Wo
   assert.equal(session.worktreePath, worktree, "in the existing worktree");
   assert.equal(await httpStatus(session.ports.web ?? 0), 200, "the service answers on its port");
 
-  // Berth never deletes a worktree it did not create, so the session stays (stopped); hence this test runs last.
+  // Berth never deletes a worktree it did not create: the session goes, the worktree stays.
   const down = await vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: "feat-reuse" });
   assert.deepEqual(down?.kept.map((k) => [k.kind, k.name]), [["worktree", worktree]]);
+  assert.equal(down?.status, "removed");
+  assert.ok(existsSync(worktree), "the reused worktree is still there");
   assert.equal(await portOpen(session.ports.web ?? 0), false, "down stops the service");
 });
 
