@@ -88,7 +88,7 @@ ALL = list(MODEL.services)
 
 
 def test_every_published_port_gets_a_need_ranges_as_blocks_udp_apart() -> None:
-    needs = {n.name: n for n in port_needs(MODEL, ALL, declared={"db": 15432})}
+    needs = port_needs(MODEL, ALL, declared={"db": 15432})
     assert set(needs) == {"db", "media-udp", "media-8080", "sshd"}, "vault is only on an internal network"
     assert (needs["db"].base, needs["db"].target, needs["db"].host_ip) == (15432, 5432, "127.0.0.1")
     media = needs["media-udp"]
@@ -98,12 +98,12 @@ def test_every_published_port_gets_a_need_ranges_as_blocks_udp_apart() -> None:
 
 
 def test_a_declared_service_sharing_a_network_gets_its_port_on_the_owner() -> None:
-    needs = {n.name: n for n in port_needs(MODEL, ALL, declared={"sidecar": 18000})}
+    needs = port_needs(MODEL, ALL, declared={"sidecar": 18000})
     assert (needs["sidecar"].service, needs["sidecar"].target, needs["sidecar"].width) == ("media", 10000, 3)
 
 
 def test_a_declared_service_without_ports_gets_a_mapping_to_its_base_port() -> None:
-    [need] = [n for n in port_needs(MODEL, ["init"], declared={"init": 19000})]
+    [need] = port_needs(MODEL, ["init"], declared={"init": 19000}).values()
     assert (need.service, need.target, need.entry) == ("init", 19000, None)
 
 
@@ -135,12 +135,12 @@ def session(
     model: ComposeModel = MODEL, declared: dict[str, int] | None = None
 ) -> tuple[dict[str, Any], dict[str, int]]:
     needs = port_needs(model, list(model.services), declared=declared or {"db": 15432})
-    allocated = {n.name: 40000 + 100 * i for i, n in enumerate(needs)}
+    allocated = {name: 40000 + 100 * i for i, name in enumerate(needs)}
     record = ComposeRecord(
         project="berth_feat-x",
         root="/repo",
         op="up-1",
-        ports={n.name: n.record() for n in needs},
+        ports=needs,
         subnets={subnet_key("back", 0): "172.30.0.0/16"},
         groups=[],
     )

@@ -12,14 +12,13 @@ import ipaddress
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from berth.adapters import compose_cli, docker_engine
 from berth.domain.config import Mode, ServiceConfig
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
-from berth.domain.ports import Protocol_, nominal_port
+from berth.domain.ports import nominal_port
 from berth.modes.compose.model import ComposeModel, ComposeModelError, healthy_within
 from berth.modes.compose.project import (
     APP_ROLE_LABEL,
@@ -38,35 +37,11 @@ DEFAULT_WAIT_SECONDS = 120.0
 ALL_PROFILES = "*"
 
 
-@dataclass(frozen=True)
-class PortNeed:
-    """One host port (or block) the session leases, and where compose publishes it."""
-
-    name: str
-    service: str
-    target: int
-    base: int
-    entry: int | None
-    protocol: Protocol_ = "tcp"
-    width: int = 1
-    host_ip: str | None = None
-
-    def record(self) -> PortRecord:
-        return PortRecord(
-            service=self.service,
-            target=self.target,
-            base=self.base,
-            entry=self.entry,
-            protocol=self.protocol,
-            width=self.width,
-            host_ip=self.host_ip,
-        )
-
-
 def port_needs(
     model: ComposeModel, started: Sequence[str], declared: Mapping[str, int], taken: Iterable[str] = ()
-) -> list[PortNeed]:
-    """Every host port the started services publish, one need per block of consecutive ports.
+) -> dict[str, PortRecord]:
+    """Every host port the started services publish, by port name: one per block of consecutive
+    ports.
 
     A declared service (berth.toml, name -> base_port) gets its primary port on its first port entry
     (a whole block when that entry starts one; with no entry, a new mapping to base_port in the
@@ -75,7 +50,7 @@ def port_needs(
     it is declared (it is then bridged). Random host ports stay random: they cannot collide."""
     services = model.services
     used = set(taken)
-    needs: list[PortNeed] = []
+    needs: dict[str, PortRecord] = {}
     primaries: dict[str, tuple[str, int]] = {}  # publishing service -> (declared name, base)
     for name in started:
         if name in declared:
@@ -105,31 +80,32 @@ def port_needs(
             elif entries:  # its first entry publishes a random port: the session's port replaces it
                 first, width = entries[0], 1
             else:
-                needs.append(PortNeed(port_name, name, base, base, None))
+                needs[port_name] = PortRecord(service=name, target=base, base=base)
                 first = None
             if first is not None:
-                needs.append(
-                    PortNeed(
-                        port_name, name, first.target, base, first.index, first.protocol, width, first.host_ip
-                    )
+                needs[port_name] = PortRecord(
+                    service=name,
+                    target=first.target,
+                    base=base,
+                    entry=first.index,
+                    protocol=first.protocol,
+                    width=width,
+                    host_ip=first.host_ip,
                 )
         for block in blocks:
             port = block.first
             suffix = "" if port.protocol == "tcp" else f"-{port.protocol}"
-            wanted = name + suffix if primary is None and not any(n.service == name for n in needs) else None
-            port_name = unique(wanted or f"{name}-{port.target}{suffix}")
+            first_of_service = primary is None and not any(n.service == name for n in needs.values())
+            port_name = unique(name + suffix if first_of_service else f"{name}-{port.target}{suffix}")
             assert port.published is not None
-            needs.append(
-                PortNeed(
-                    port_name,
-                    name,
-                    port.target,
-                    port.published,
-                    port.index,
-                    port.protocol,
-                    block.width,
-                    port.host_ip,
-                )
+            needs[port_name] = PortRecord(
+                service=name,
+                target=port.target,
+                base=port.published,
+                entry=port.index,
+                protocol=port.protocol,
+                width=block.width,
+                host_ip=port.host_ip,
             )
     return needs
 
@@ -269,9 +245,8 @@ def plan_compose(ctx: BringUp) -> None:
                     "rename one of them",
                 )
         needs = port_needs(model, started, {s.name: s.base_port for s in declared}, taken)
-        for need in needs:
-            taken.add(need.name)
-            ports[need.name] = need.record()
+        taken |= set(needs)
+        ports.update(needs)
         bridged = [s for s in (svc.name for svc in declared) if model.only_on_internal_networks(services[s])]
         for name in bridged:
             ctx.log(
