@@ -256,7 +256,7 @@ def _as_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return shlex.split(value)
+        return shlex.split(_unescape(value))
     return [_unescape(str(v)) for v in value]
 
 
