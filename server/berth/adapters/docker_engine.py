@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -251,10 +252,34 @@ def remove_unused(
 
     for name in networks(client, labels):
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-            client.api.remove_network(name)
+            _remove_network(client, name)
     if volumes_too:
         for name in volumes(client, labels):
             if name in spare:
                 continue
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 client.api.remove_volume(name)
+
+
+_ENDPOINT_LAG_SECONDS = 10.0
+
+
+def _remove_network(client: DockerClient, name: str) -> None:
+    """Remove a network. The engine frees a removed container's endpoint a moment after the container
+    is gone (moby#42119, docker/compose#12770): while no container is attached, "has active endpoints"
+    is that lag, so it is retried with a backoff for a bounded time; a network in use is left alone."""
+    import docker.errors
+
+    deadline = time.monotonic() + _ENDPOINT_LAG_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            client.api.remove_network(name)
+            return
+        except docker.errors.APIError as exc:
+            if "active endpoints" not in str(exc) or time.monotonic() > deadline:
+                raise
+            if client.api.inspect_network(name).get("Containers") or {}:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)

@@ -33,6 +33,7 @@ import pytest
 
 from compose_standins import BASE_IMAGE, ensure_standins_for
 from conftest import REPO_ROOT
+from waiting import wait_until
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "compose"
 WAIT_TIMEOUT = 120
@@ -314,13 +315,41 @@ def _run(fx: Fixture) -> tuple[list[str], float]:
                     ps = fx.compose("ps", "-a", "--format", "{{.Service}} {{.Status}}")
                     problems.append("ps:\n" + ps.stdout)
             finally:
-                down = fx.compose("down", "-v", "--remove-orphans", "--rmi", "local")
+                down = _down(fx, client)
                 if down.returncode != 0:
                     problems.append(f"down failed: {down.stderr[-800:]}")
         problems += [f"left behind: {x}" for x in _leftovers(fx, client)]
     finally:
         client.close()
     return [f"{fx.name}: {p}" for p in problems], time.monotonic() - started
+
+
+def _down(fx: Fixture, client: docker.DockerClient) -> subprocess.CompletedProcess[str]:
+    """`compose down`. The engine frees a removed container's network endpoint a moment after the
+    container is gone (moby#42119), so under load compose may find a network "has active endpoints"
+    with no container attached: once every network of the project is free, down is run again."""
+    down = fx.compose("down", "-v", "--remove-orphans", "--rmi", "local")
+    if down.returncode != 0 and "has active endpoints" in down.stderr:
+        label = {"label": f"{PROJECT_LABEL}={fx.project}"}
+        wait_until(
+            lambda: all(
+                not n.attrs.get("Containers") for n in _reloaded(client.networks.list(filters=label))
+            ),
+            timeout=30,
+            what=f"{fx.name}: its networks to have no container attached",
+        )
+        down = fx.compose("down", "-v", "--remove-orphans", "--rmi", "local")
+    return down
+
+
+def _reloaded(nets: list[Any]) -> list[Any]:
+    """The networks inspected again (a listing leaves `Containers` empty); those removed meanwhile dropped."""
+    fresh = []
+    for n in nets:
+        with contextlib.suppress(docker.errors.NotFound):
+            n.reload()
+            fresh.append(n)
+    return fresh
 
 
 def _schedule(fixtures: list[Fixture]) -> tuple[list[str], dict[str, float]]:
