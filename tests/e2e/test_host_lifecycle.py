@@ -46,8 +46,10 @@ def test_up_status_down(repo: Path, port_base: int) -> None:
     assert answers(port_base + 1) and answers(port_base + 51)
     env = (worktree / ".env.berth").read_text()
     assert env == (
-        f"API_PORT={port_base + 51}\nBACKEND_PORT={port_base + 51}\nBERTH_API_PORT={port_base + 51}\n"
-        f"BERTH_MODE=host\nBERTH_SLOT=1\nBERTH_SLUG=feat-login\nBERTH_WEB_PORT={port_base + 1}\n"
+        f"API_PORT={port_base + 51}\nBACKEND_PORT={port_base + 51}\nBERTH_API_HOST=127.0.0.1\n"
+        f"BERTH_API_PORT={port_base + 51}\nBERTH_API_URL=http://127.0.0.1:{port_base + 51}\n"
+        f"BERTH_MODE=host\nBERTH_SLOT=1\nBERTH_SLUG=feat-login\nBERTH_WEB_HOST=127.0.0.1\n"
+        f"BERTH_WEB_PORT={port_base + 1}\nBERTH_WEB_URL=http://127.0.0.1:{port_base + 1}\n"
         f"PORT={port_base + 1}\n"
     )
     assert (worktree / ".env").is_symlink()

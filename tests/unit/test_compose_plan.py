@@ -73,7 +73,7 @@ MODEL = ComposeModel.parse(
             },
         },
         "networks": {
-            "default": {"name": "x_default"},
+            "default": {"name": "x_default", "driver_opts": {"com.docker.network.bridge.name": "br-x"}},
             "back": {
                 "name": "fixed-back",
                 "internal": True,
@@ -177,6 +177,9 @@ def test_session_file_names_addresses_aliases_bridges_and_labels() -> None:
     assert nets["back"]["name"] == "berth_feat-x_back", "a fixed network name would be shared"
     assert nets["back"]["ipam"]["config"] == [{"subnet": "172.30.0.0/16", "gateway": "172.30.0.1"}]
     assert nets["shared"] == {"name": "shared", "external": True}, "external networks are untouched"
+    bridge = nets["default"]["driver_opts"]["com.docker.network.bridge.name"]
+    assert bridge != "br-x" and len(bridge) <= 15, "a fixed interface name would clash, and Linux caps it"
+    assert bridge == session()[0]["networks"]["default"]["driver_opts"]["com.docker.network.bridge.name"]
     assert data["volumes"]["pg"]["name"] == "berth_feat-x_pg" and "labels" not in data["volumes"]["ext"]
     for kind in ("networks", "volumes"):
         for spec in data[kind].values():
@@ -193,3 +196,22 @@ def test_session_file_mounts_the_git_dir_where_the_worktree_is_mounted() -> None
 
 def test_external_networks_and_volumes_are_reported_as_shared() -> None:
     assert shared_resources(MODEL) == ["network:shared", "volume:ext"]
+
+
+def test_bind_mounts_outside_the_worktree_are_reported_as_shared() -> None:
+    model = ComposeModel.parse(
+        {
+            "services": {
+                "otel": {
+                    "image": "otel",
+                    "volumes": [
+                        {"type": "bind", "source": "/wt/conf/otel.yaml", "target": "/etc/otel.yaml"},
+                        {"type": "bind", "source": "/logs", "target": "/logs"},
+                        {"type": "volume", "source": "data", "target": "/data"},
+                    ],
+                }
+            }
+        }
+    )
+    assert shared_resources(model, ["otel"], "/wt") == ["path:/logs"]
+    assert shared_resources(model, [], "/wt") == [], "only what started services mount"

@@ -130,6 +130,21 @@ def test_leases_never_collide_and_skip_taken_ports(tmp_path: Path) -> None:
     assert store.release_leases("aa", "op-a") == 1
 
 
+def test_two_services_of_one_session_never_share_a_port_and_a_resume_keeps_its_own(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "s.db", OsProcesses())
+    # unstract's shape: skipping the file's own ports brings two services to the same next candidate
+    api = PortRequest("worker-api", 8094, [8094, 8098], strict=False)
+    notify = PortRequest("worker-notification", 8094, [8094, 8098], strict=False)
+    assert store.lease_ports("aa", "op-a", [api, notify], Probe(set())) == {
+        "worker-api": 8094,
+        "worker-notification": 8098,
+    }
+    resumed = PortRequest("worker-notification", 8098, [8098, 8094], strict=False)
+    assert store.lease_ports("aa", "op-a2", [resumed], Probe({8098})) == {"worker-notification": 8098}, (
+        "its own lease is the service's even while its own process holds the port"
+    )
+
+
 def test_corrupt_state_file_is_reported_and_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     db.write_bytes(b"this is not sqlite" * 100)
@@ -173,3 +188,38 @@ def test_a_version_1_state_file_is_migrated(tmp_path: Path) -> None:
     store = SessionStore(db, OsProcesses())
     taken = PortRequest("web", 4001, [4001, 4009], strict=False)
     assert store.lease_ports("bb", "op-b", [taken], Probe(set())) == {"web": 4009}, "aa's tcp lease survived"
+
+
+def _open_and_lease(path: str, index: int, barrier: object, results: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        store = SessionStore(Path(path), OsProcesses())
+        ports = store.lease_ports(
+            f"s{index}",
+            f"op-{index}",
+            [PortRequest("web", 6000, list(range(6000, 6040)), strict=False)],
+            Probe(set()),
+        )
+        results.put(("ok", ports["web"]))  # type: ignore[attr-defined]
+    except BerthError as exc:
+        results.put((exc.code.value, exc.message))  # type: ignore[attr-defined]
+
+
+def test_processes_creating_the_state_file_at_once_all_get_it(tmp_path: Path) -> None:
+    """Two `berth up` in a fresh repository: both create the state file (schema, WAL) at the same
+    moment. SQLite refuses the loser at once (no busy wait for a journal-mode change), which must be
+    retried, not reported as a store locked for 10 s."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        db = tmp_path / f"s{attempt}.db"
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        children = [
+            ctx.Process(target=_open_and_lease, args=(str(db), i, barrier, results)) for i in range(6)
+        ]
+        for c in children:
+            c.start()
+        outcomes = [results.get(timeout=30) for _ in children]
+        for c in children:
+            c.join()
+        assert all(kind == "ok" for kind, _ in outcomes), outcomes
+        assert len({port for _, port in outcomes}) == 6, "and each got its own port"

@@ -19,6 +19,7 @@ import type { SessionStore } from "./sessions";
 import { berthRoot, resolveBerth, workspaceFolder } from "./settings";
 import { describeSession } from "./statusView";
 import { teardownMessage, uncommittedChangesQuestion } from "./teardown";
+import { terminalSpec, terminalTargets } from "./sessionTerminal";
 
 export interface CommandDeps {
   server: BerthServer;
@@ -49,6 +50,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     register("berth.status", () => c.status()),
     register("berth.openWorktree", (arg: Arg) => c.openWorktree(arg)),
     register("berth.showLogs", (arg: Arg) => c.showLogs(arg)),
+    register("berth.openTerminal", (arg: Arg) => c.openTerminal(arg)),
     register("berth.recover", () => c.recover()),
     register("berth.cancel", () => c.cancel()),
     register("berth.refresh", () => c.refresh()),
@@ -175,8 +177,11 @@ class Commands {
     await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(session.worktreePath), { forceNewWindow: true });
   }
 
-  /** Resolves to the name of the terminal following the log. */
+  /** Resolves to the name of the terminal following the log (native or docker: the server's berth/logs). */
   async showLogs(arg: Arg): Promise<string | undefined> {
+    const client = await this.d.server.require();
+    const root = await this.root();
+    if (!client || !root) return undefined;
     const session = sessionOf(arg, this.d.store) ?? (await pickSession(this.d.store.list(), "Session whose logs to show"));
     if (!session) return undefined;
     const wanted = isObject(arg) && arg.service !== undefined ? serviceName(arg.service) : undefined;
@@ -185,9 +190,39 @@ class Commands {
       void this.d.notices.show("info", `Berth: ${session.slug} has no service${wanted ? ` named ${wanted}` : "s"}.`);
       return undefined;
     }
-    const terminal = showServiceLog(session, service);
-    if (!terminal) void this.d.notices.show("info", `Berth: ${service.name} of ${session.slug} has no log to follow (it is ${service.state}).`);
-    return terminal?.name;
+    return showServiceLog(client, root, session, service).name;
+  }
+
+  /**
+   * A terminal in the session: in its worktree with its environment, or attached to a docker service's container
+   * (`{slug, service}`; without a service argument it asks when the session has docker services). What runs is the
+   * server's answer to berth/env. Resolves to the terminal's name.
+   */
+  async openTerminal(arg: Arg): Promise<string | undefined> {
+    const client = await this.d.server.require();
+    const root = await this.root();
+    if (!client || !root) return undefined;
+    const session = sessionOf(arg, this.d.store) ?? (await pickSession(this.d.store.list(), "Session to open a terminal in"));
+    if (!session) return undefined;
+    let service = isObject(arg) && arg.service !== undefined ? serviceName(arg.service) : undefined;
+    if (!(isObject(arg) && "service" in arg)) {
+      const targets = terminalTargets(session);
+      if (targets.length > 1) {
+        const target = await vscode.window.showQuickPick(targets, { title: `Berth: terminal in ${session.slug}`, placeHolder: "Where" });
+        if (!target) return undefined;
+        service = target.service;
+      }
+    }
+    try {
+      const spec = terminalSpec(await client.request("berth/env", { root, slug: session.slug, shell: true, service }));
+      if (!spec) return undefined;
+      const terminal = vscode.window.createTerminal(spec);
+      terminal.show();
+      return terminal.name;
+    } catch (e) {
+      this.report(e, `opening a terminal in ${session.slug}${service ? `/${service}` : ""}`);
+      return undefined;
+    }
   }
 
   async recover(): Promise<void> {

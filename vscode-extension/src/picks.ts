@@ -124,6 +124,7 @@ export async function pickAction(busy: readonly string[]): Promise<string | unde
     { label: "$(pulse) Status", command: "berth.status" },
     { label: "$(empty-window) Open Worktree in New Window…", command: "berth.openWorktree" },
     { label: "$(output) Show Logs…", command: "berth.showLogs" },
+    { label: "$(terminal) Open Terminal in Session…", command: "berth.openTerminal" },
     { label: "$(history) Recover", command: "berth.recover" },
     { label: "$(debug-restart) Restart Server", command: "berth.restartServer" },
     { label: "$(list-flat) Show Output", command: "berth.showOutput" },
@@ -136,6 +137,7 @@ export async function pickSessionAction(session: SessionView): Promise<string | 
   const items: CommandItem[] = [
     { label: "$(empty-window) Open Worktree in New Window", command: "berth.openWorktree" },
     { label: "$(output) Show Logs", command: "berth.showLogs" },
+    { label: "$(terminal) Open Terminal", command: "berth.openTerminal" },
     { label: "$(debug-stop) Stop", command: "berth.stop" },
     { label: "$(trash) Down", command: "berth.down" },
   ];

@@ -54,6 +54,41 @@ export interface DownParams {
   workDoneToken?: string | number | null;
 }
 
+export interface EnvParams {
+  /**
+   * Repository root (path or file:// URI). Default: the first workspace folder from initialize.
+   */
+  root?: string | null;
+  /**
+   * Session slug (or its branch name).
+   */
+  slug: string;
+  /**
+   * Also answer `shell`: how to open a terminal in the session (refused, like `berth shell`, for a stopped or busy session).
+   */
+  shell?: boolean;
+  /**
+   * With `shell`: a docker service whose running container the terminal attaches to (default: the worktree).
+   */
+  service?: string | null;
+}
+
+export interface EnvResult {
+  slug: string;
+  /**
+   * The session's generated variables (what `.env.berth` holds).
+   */
+  variables: {
+    [k: string]: string;
+  };
+  envFile: string;
+  worktreePath: string;
+  /**
+   * With `shell: true`.
+   */
+  shell?: ShellCommand | null;
+}
+
 export type ErrorCode =
   | "CONFIG_MISSING"
   | "CONFIG_INVALID"
@@ -88,7 +123,9 @@ export type ErrorCode =
   | "COMPOSE_UNSUPPORTED"
   | "PORT_NOT_PUBLISHED"
   | "PROJECT_CONFLICT"
-  | "INTERNAL";
+  | "INTERNAL"
+  | "SESSION_STOPPED"
+  | "SERVICE_NOT_RUNNING";
 
 export interface ErrorData {
   code: ErrorCode;
@@ -117,6 +154,98 @@ export interface ListParams {
    * Repository root (path or file:// URI). Default: the first workspace folder from initialize.
    */
   root?: string | null;
+}
+
+export interface LogLineNotification {
+  /**
+   * The service the line came from; "" for a skipped-lines marker.
+   */
+  service: string;
+  /**
+   * ISO 8601 UTC. Docker: the engine's timestamp. Native: the log file's last write (when reading what is already there) or when the follower read the line (following).
+   */
+  time: string;
+  /**
+   * The line, without its newline.
+   */
+  text: string;
+  /**
+   * Present on a marker: this many lines were dropped here because the client read more slowly than the services wrote.
+   */
+  skipped?: number | null;
+  /**
+   * The berth/logs request's token (or its id when it gave none).
+   */
+  token: string | number;
+}
+
+export interface LogLineView {
+  /**
+   * The service the line came from; "" for a skipped-lines marker.
+   */
+  service: string;
+  /**
+   * ISO 8601 UTC. Docker: the engine's timestamp. Native: the log file's last write (when reading what is already there) or when the follower read the line (following).
+   */
+  time: string;
+  /**
+   * The line, without its newline.
+   */
+  text: string;
+  /**
+   * Present on a marker: this many lines were dropped here because the client read more slowly than the services wrote.
+   */
+  skipped?: number | null;
+}
+
+export interface LogsParams {
+  /**
+   * Repository root (path or file:// URI). Default: the first workspace folder from initialize.
+   */
+  root?: string | null;
+  /**
+   * Session slug (or its branch name).
+   */
+  slug: string;
+  /**
+   * Only these services (default: all).
+   */
+  services?: string[] | null;
+  /**
+   * The last N lines of each service; null: all of them.
+   */
+  tail?: number | null;
+  /**
+   * Only lines from this long ago: 10s, 5m, 2h, 1d.
+   */
+  since?: string | null;
+  /**
+   * Send the lines, then every new one, as berth/logLine notifications; the request ends when the client cancels it ($/cancelRequest) or the session goes down.
+   */
+  follow?: boolean;
+  /**
+   * Ties berth/logLine notifications to this request (default: the request's id).
+   */
+  token?: string | number | null;
+}
+
+export interface LogsResult {
+  /**
+   * The last lines, interleaved by time (with follow: empty, the lines went as berth/logLine).
+   */
+  lines: LogLineView[];
+  /**
+   * With follow: why following ended (the session went down, or cancelled).
+   */
+  ended?: ("sessionDown" | "cancelled") | null;
+  /**
+   * With follow: the same, in words.
+   */
+  message?: string | null;
+  /**
+   * With follow: how many lines were dropped because the client fell behind.
+   */
+  skipped?: number | null;
 }
 
 export type Mode = "container" | "hybrid" | "host";
@@ -249,7 +378,7 @@ export interface SessionView {
    */
   busy?: boolean;
   /**
-   * Resources the session uses but shares with others (external docker networks and volumes): never renamed, never removed.
+   * Resources the session uses but shares with others (external docker networks and volumes, host paths outside the worktree that services bind-mount): never renamed, never removed.
    */
   shared?: ResourceRef[];
   /**
@@ -260,6 +389,31 @@ export interface SessionView {
 
 export interface SessionsResult {
   sessions: SessionView[];
+}
+
+export interface ShellCommand {
+  /**
+   * The program and its arguments (`docker compose … exec SERVICE sh`); absent: the client's own shell.
+   */
+  argv?: string[] | null;
+  /**
+   * Where to start it.
+   */
+  cwd: string;
+  /**
+   * Variables to set on top of the client's environment: the inherited env files, then `.env.berth`.
+   */
+  env: {
+    [k: string]: string;
+  };
+  /**
+   * The docker service it attaches to.
+   */
+  service?: string | null;
+  /**
+   * That service's container.
+   */
+  container?: string | null;
 }
 
 export interface StatusParams {
@@ -327,7 +481,9 @@ export interface UpParams {
 export interface BerthRequests {
   "berth/checkBranch": { params: CheckBranchParams; result: BranchCheck };
   "berth/down": { params: DownParams; result: TeardownReceipt };
+  "berth/env": { params: EnvParams; result: EnvResult };
   "berth/list": { params: ListParams; result: SessionsResult };
+  "berth/logs": { params: LogsParams; result: LogsResult };
   "berth/recover": { params: RecoverParams; result: RecoveryReport };
   "berth/status": { params: StatusParams; result: SessionsResult };
   "berth/up": { params: UpParams; result: SessionView };
@@ -335,6 +491,7 @@ export interface BerthRequests {
 
 /** Notifications the server sends: method -> params. */
 export interface BerthNotifications {
+  "berth/logLine": LogLineNotification;
   "berth/rollback": RollbackNotification;
   "berth/sessionChanged": SessionChangedNotification;
 }
@@ -392,8 +549,13 @@ export const ERROR_CODES = {
   },
   ROOT_INVALID: { code: 1004, description: "The requested root is not an allowed Berth repository." },
   SERVICE_NOT_READY: { code: 1015, description: "A service did not pass its readiness probe in time." },
+  SERVICE_NOT_RUNNING: {
+    code: 1036,
+    description: "The docker service has no running container to run a command in.",
+  },
   SESSION_BUSY: { code: 1020, description: "Another operation on this session is in flight." },
   SESSION_NOT_FOUND: { code: 1019, description: "No session with that slug." },
+  SESSION_STOPPED: { code: 1035, description: "The session is stopped: bring it up to run commands in it." },
   SLOTS_EXHAUSTED: { code: 1010, description: "Every slot (1..max_slots) is taken." },
   SLUG_CONFLICT: { code: 1009, description: "Another branch already owns this slug." },
   SPAWN_FAILED: { code: 1014, description: "A native service could not start or exited during start-up." },

@@ -122,6 +122,17 @@ def find_compose() -> ComposeCli:
     return _find(os.environ.get("PATH", ""))
 
 
+def exec_argv(
+    cli: ComposeCli, project: str, files: Sequence[Path], service: str, command: Sequence[str], *, tty: bool
+) -> list[str]:
+    """`docker compose -p <project> -f … exec [-T] SERVICE CMD…`: a command in the service's running
+    container, with a pseudo-TTY only when `tty` (the caller's stdin is a terminal), else `-T`."""
+    argv = [*cli.argv, "-p", project]
+    for f in files:
+        argv += ["-f", str(f)]
+    return [*argv, "exec", *([] if tty else ["-T"]), service, *command]
+
+
 @dataclass
 class ComposeRun:
     returncode: int
@@ -163,7 +174,7 @@ def run(
     argv = [*cli.argv, "--progress", cli.progress_mode, "-p", project]
     for f in files:
         argv += ["-f", str(f)]
-    child_env = {**env, "COMPOSE_IGNORE_ORPHANS": "true"}  # other groups of the project are not orphans
+    child_env = {**env, **_shell_in(cwd), "COMPOSE_IGNORE_ORPHANS": "true"}  # other groups are not orphans
     if marker:
         child_env[MARKER_ENV] = marker
     try:
@@ -215,6 +226,12 @@ def run(
 _CONFIG_TIMEOUT = 60.0
 
 
+def _shell_in(cwd: Path) -> dict[str, str]:
+    """What a shell in `cwd` would have: files that interpolate `${PWD}` (common in `.env`) must see
+    the session's worktree, not the directory Berth was started from."""
+    return {"PWD": str(cwd)}
+
+
 def config(
     cli: ComposeCli,
     project: str,
@@ -223,6 +240,7 @@ def config(
     profiles: Sequence[str],
     cwd: Path,
     env: Mapping[str, str],
+    consistent: bool = True,
 ) -> dict[str, Any]:
     """Compose's normalised model of the project (`config --format json`); without `files`, compose
     finds them itself in `cwd` the way `docker compose up` would. COMPOSE_FILE_INVALID with
@@ -234,9 +252,9 @@ def config(
         argv += ["--profile", profile]
     try:
         res = subprocess.run(
-            [*argv, "config", "--format", "json"],
+            [*argv, "config", *([] if consistent else ["--no-consistency"]), "--format", "json"],
             cwd=cwd,
-            env=dict(env),
+            env={**env, **_shell_in(cwd)},
             capture_output=True,
             text=True,
             timeout=_CONFIG_TIMEOUT,

@@ -10,7 +10,8 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from berth.domain.errors import BerthError, ErrorCode
 
@@ -87,14 +88,16 @@ def unavailable(what: str) -> BerthError:
 
 
 @contextlib.contextmanager
-def connect(timeout: int = _API_TIMEOUT) -> Iterator[DockerClient]:
-    """A client for one short conversation; DOCKER_UNAVAILABLE when the engine does not answer."""
+def connect(timeout: int | None = _API_TIMEOUT) -> Iterator[DockerClient]:
+    """A client for one short conversation; DOCKER_UNAVAILABLE when the engine does not answer.
+    `timeout=None` for a stream that may stay quiet for long (following logs)."""
     import docker
     import docker.errors
 
     host = os.environ.get("DOCKER_HOST", "")
     try:
-        client = docker.from_env(timeout=timeout, version=_api_versions.get(host, "auto"))
+        # None (no read timeout) is passed on to requests as is; the stubs only allow an int
+        client = docker.from_env(timeout=cast(int, timeout), version=_api_versions.get(host, "auto"))
     except docker.errors.DockerException as exc:
         raise unavailable(_short(exc)) from exc
     _api_versions[host] = client.api.api_version  # negotiated once per engine, not per conversation
@@ -261,7 +264,19 @@ def remove_unused(
                 client.api.remove_volume(name)
 
 
-_ENDPOINT_LAG_SECONDS = 10.0
+def unattached_networks(client: DockerClient, names: Sequence[str]) -> list[str]:
+    """Those of the networks that no container is attached to."""
+    import docker.errors
+
+    out = []
+    for name in names:
+        with contextlib.suppress(docker.errors.NotFound):
+            if not client.api.inspect_network(name).get("Containers"):
+                out.append(name)
+    return out
+
+
+_ENDPOINT_LAG_SECONDS = 30.0
 
 
 def _remove_network(client: DockerClient, name: str) -> None:
@@ -283,3 +298,68 @@ def _remove_network(client: DockerClient, name: str) -> None:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
+
+
+class ContainerLogs:
+    """A container's log lines as (engine timestamp, text), from `client.api.logs(timestamps=True,
+    stream=True)`; `close()` from another thread ends a follow that is waiting for output."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[tuple[datetime, str]]:
+        pending = b""
+        for chunk in self._stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                yield split_timestamp(raw.decode("utf-8", errors="replace"))
+        if pending:
+            yield split_timestamp(pending.decode("utf-8", errors="replace"))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # already closed, or the engine went away
+            self._stream.close()
+
+
+def container_logs(
+    client: DockerClient,
+    container: str,
+    *,
+    tail: int | None,
+    since: float | None,
+    follow: bool,
+) -> ContainerLogs:
+    """The container's stdout and stderr as the engine keeps them; `since` a UNIX time (fractional
+    seconds are honoured), `tail` the last lines only. With `follow` the iteration waits for new
+    output until the container stops or `close()` is called."""
+    stream = client.api.logs(
+        container,
+        stdout=True,
+        stderr=True,
+        timestamps=True,
+        stream=True,
+        follow=follow,
+        tail="all" if tail is None else tail,
+        since=since,
+    )
+    return ContainerLogs(stream)
+
+
+def split_timestamp(line: str) -> tuple[datetime, str]:
+    """`2026-05-01T12:00:00.123456789Z text` (docker's RFC 3339 with nanoseconds) -> (time, text)."""
+    stamp, _, text = line.partition(" ")
+    return _parse_rfc3339(stamp), text.rstrip("\r")
+
+
+def _parse_rfc3339(stamp: str) -> datetime:
+    match = _RFC3339.match(stamp)
+    if match is None:
+        return datetime.now(UTC)
+    base, fraction, zone = match.groups()
+    micro = (fraction or "")[1:7].ljust(6, "0")
+    parsed = datetime.fromisoformat(f"{base}.{micro}{'+00:00' if zone in ('Z', 'z') else zone}")
+    return parsed.astimezone(UTC)
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|z|[+-]\d\d:\d\d)$")

@@ -55,20 +55,15 @@ def accepts_tcp(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> boo
 
 class HostPortProbe:
     """PortProbe for allocation: a listener on this host, or a host port a docker container
-    publishes (docker-proxy may not show up as a listener; read once per allocation)."""
+    publishes (docker-proxy may not show up as a listener). The engine is asked once, when the probe
+    is made: never while the state file's write lock is held, where a slow engine would keep every
+    other berth process of the repository waiting."""
 
     def __init__(self, docker_published: Callable[[], set[tuple[int, str]]] | None = None) -> None:
-        self._docker_published = docker_published
-        self._published: set[tuple[int, str]] | None = None
+        self._published = docker_published() if docker_published is not None else set()
 
     def is_taken(self, port: int, protocol: Protocol_ = "tcp") -> bool:
-        if has_listener(port, protocol):
-            return True
-        if self._docker_published is None:
-            return False
-        if self._published is None:
-            self._published = self._docker_published()
-        return (port, protocol) in self._published
+        return has_listener(port, protocol) or (port, protocol) in self._published
 
     def describe_holder(self, port: int, protocol: Protocol_ = "tcp") -> str:
         pid = listener_pid(port, protocol)

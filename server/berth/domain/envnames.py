@@ -9,9 +9,32 @@ MARKER_ENV = "BERTH_PROCESS_MARKER"
 """Set in every process Berth starts, so a crashed operation's children can still be found."""
 
 
+LOCAL_HOST = "127.0.0.1"
+"""Where a session's services are reached from this machine: a native service's port, or a port a
+local Docker engine publishes."""
+
+
+def _service_env_name(service: str, what: str) -> str:
+    return f"BERTH_{_NOT_ENV_CHAR.sub('_', service.upper())}_{what}"
+
+
 def port_env_name(service: str) -> str:
     """`my-api` -> `BERTH_MY_API_PORT`: the variable holding a service's allocated port."""
-    return f"BERTH_{_NOT_ENV_CHAR.sub('_', service.upper())}_PORT"
+    return _service_env_name(service, "PORT")
+
+
+def host_env_name(service: str) -> str:
+    """`my-api` -> `BERTH_MY_API_HOST`: the host a service's port is reached on."""
+    return _service_env_name(service, "HOST")
+
+
+def url_env_name(service: str) -> str:
+    """`my-api` -> `BERTH_MY_API_URL`: `http://HOST:PORT` for a service's (TCP) port."""
+    return _service_env_name(service, "URL")
+
+
+def service_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def session_identity_env(slug: str, slot: int, mode: str) -> dict[str, str]:

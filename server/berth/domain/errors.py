@@ -45,6 +45,8 @@ class ErrorCode(StrEnum):
     PORT_NOT_PUBLISHED = "PORT_NOT_PUBLISHED"
     PROJECT_CONFLICT = "PROJECT_CONFLICT"
     INTERNAL = "INTERNAL"
+    SESSION_STOPPED = "SESSION_STOPPED"
+    SERVICE_NOT_RUNNING = "SERVICE_NOT_RUNNING"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -82,6 +84,8 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.PORT_NOT_PUBLISHED: "After up, the engine does not publish a port the session leased.",
     ErrorCode.PROJECT_CONFLICT: "The session's compose project name is used by containers Berth does not own.",
     ErrorCode.INTERNAL: "An unexpected internal error (a bug); the server log has the traceback.",
+    ErrorCode.SESSION_STOPPED: "The session is stopped: bring it up to run commands in it.",
+    ErrorCode.SERVICE_NOT_RUNNING: "The docker service has no running container to run a command in.",
 }
 
 

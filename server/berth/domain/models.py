@@ -80,7 +80,7 @@ class SessionView(WireModel):
     shared: list[ResourceRef] = Field(
         default_factory=list,
         description="Resources the session uses but shares with others (external docker networks and "
-        "volumes): never renamed, never removed.",
+        "volumes, host paths outside the worktree that services bind-mount): never renamed, never removed.",
     )
     uncommitted_changes: list[str] | None = Field(
         default=None,

@@ -3,7 +3,7 @@ for. Probing the host is an adapter's job (adapters/ports.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -69,14 +69,17 @@ def port_request(
     recorded: int | None,
     protocol: Protocol_ = "tcp",
     width: int = 1,
+    avoid: Collection[int] = (),
 ) -> PortRequest:
     """A fixed override, else the port a resumed session already has (while free), else the slot's.
-    A block of `width` ports is spaced `width` times further per slot, so slots' blocks never overlap."""
+    A block of `width` ports is spaced `width` times further per slot, so slots' blocks never overlap.
+    No candidate block touches a port of `avoid` (those the project's own files publish: a plain
+    `docker compose up` in the main checkout may be using them)."""
     stride = policy.stride * width
     candidates = [
         p
         for p in candidate_ports(base, policy.slot, stride, policy.max_slots, policy.search_range)
-        if p + width - 1 <= MAX_PORT
+        if p + width - 1 <= MAX_PORT and not any(q in avoid for q in range(p, p + width))
     ]
     if override is not None:
         return PortRequest(name, override, [override], True, True, protocol, width)

@@ -14,7 +14,14 @@ from berth.adapters.git import Worktrees
 from berth.adapters.processes import SpawnedProcess
 from berth.domain.cancel import CancelToken
 from berth.domain.config import BerthConfig, RunKind, ServiceConfig
-from berth.domain.envnames import port_env_name, session_identity_env
+from berth.domain.envnames import (
+    LOCAL_HOST,
+    host_env_name,
+    port_env_name,
+    service_url,
+    session_identity_env,
+    url_env_name,
+)
 from berth.domain.events import EventSink
 from berth.domain.layout import Layout, env_file
 from berth.domain.models import KeptResource, ResourceRef, TeardownReceipt
@@ -44,16 +51,35 @@ class DownRequest:
     force: bool = False
 
 
+def service_host(session: SessionRecord, name: str) -> str:
+    """The host a session's service `name` is reached on from this machine: the one place that
+    decides it (a native service, or a port a local engine publishes, is on the loopback)."""
+    return LOCAL_HOST
+
+
+def _port_protocol(session: SessionRecord, name: str) -> str:
+    """The transport of a port: `tcp` unless the session's compose record (modes/compose/project.py,
+    which imports this module, hence read raw here) publishes it as UDP or SCTP."""
+    record = session.resources.get("compose")
+    port = record.get("ports", {}).get(name) if isinstance(record, dict) else None
+    return str(port.get("protocol", "tcp")) if isinstance(port, dict) else "tcp"
+
+
 def generated_env(session: SessionRecord, config: BerthConfig | None) -> dict[str, str]:
-    """The variables of `.env.berth`: the session's identity, each port under its service's name and
-    aliases, and PORT (the first native service). Without a config (a broken berth.toml at
-    teardown) every port still gets its `BERTH_<NAME>_PORT`."""
+    """The variables of `.env.berth`: the session's identity, each port under its service's name
+    (`BERTH_<NAME>_PORT`, `_HOST`, and `_URL` for a TCP port) and aliases, and PORT (the first
+    native service). Without a config (a broken berth.toml at teardown) every port still gets its
+    `BERTH_<NAME>_*` variables."""
     env = session_identity_env(session.slug, session.slot, session.mode)
     known = {s.name: s for s in config.services} if config is not None else {}
     first_native: int | None = None
     for name, port in session.ports.items():
         svc = known.get(name, FALLBACK_SERVICE if name == FALLBACK_SERVICE.name else None)
+        host = service_host(session, name)
         env[port_env_name(name)] = str(port)
+        env[host_env_name(name)] = host
+        if _port_protocol(session, name) == "tcp":
+            env[url_env_name(name)] = service_url(host, port)
         if svc is None:  # a compose service published without a [[services]] entry
             continue
         for alias in svc.port_env:
@@ -65,12 +91,18 @@ def generated_env(session: SessionRecord, config: BerthConfig | None) -> dict[st
     return env
 
 
-def session_process_env(worktree: Path, inherited: list[str], generated: Mapping[str, str]) -> dict[str, str]:
-    """What a session's processes run with: the OS env, the inherited env files, `.env.berth`, then
-    the generated variables (later wins)."""
+def session_process_env(
+    worktree: Path,
+    inherited: list[str],
+    generated: Mapping[str, str],
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What a session's processes run with: the OS env (`base`, default `os.environ`; `{}` gives
+    only what the session adds to it), the inherited env files, `.env.berth`, then the generated
+    variables (later wins)."""
     files = [worktree / name for name in inherited]
     files.append(env_file(worktree))
-    return envfile.merged_env(os.environ, files, generated)
+    return envfile.merged_env(os.environ if base is None else base, files, generated)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from berth.domain.records import (
 from berth.domain.undo import UndoStep
 
 SCHEMA_VERSION = 2
+_BUSY_SECONDS = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     slug TEXT PRIMARY KEY,
@@ -130,25 +132,53 @@ class SessionStore:
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._guard_corruption():
-            conn = self._conn()
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
-                migration = "".join(
-                    _MIGRATIONS[v] for v in range(version, SCHEMA_VERSION) if v in _MIGRATIONS
-                )
+            self._open_retrying()
+
+    def _open_retrying(self) -> None:
+        """Open the file, switch it to WAL and bring its schema up to date. Processes that create
+        the file at the same moment (two `berth up` in a fresh repository) can be refused at once,
+        without SQLite's busy wait (a journal-mode change, or a schema another process just
+        committed under this connection's snapshot): those are retried within the busy timeout."""
+        deadline = time.monotonic() + _BUSY_SECONDS
+        pause = 0.01
+        while True:
+            try:
+                self._setup(self._conn())
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                self.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
+
+    @staticmethod
+    def _setup(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            migration = "".join(_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION) if v in _MIGRATIONS)
+            try:
                 conn.executescript(
                     f"BEGIN IMMEDIATE; {migration if version else ''}{_SCHEMA}"
                     f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     # -- plumbing -------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn = sqlite3.connect(self.path, timeout=_BUSY_SECONDS, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA busy_timeout={int(_BUSY_SECONDS * 1000)}")
+            except BaseException:
+                conn.close()
+                raise
             self._local.conn = conn
         return conn
 
@@ -166,7 +196,7 @@ class SessionStore:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise BerthError(
                     ErrorCode.SESSION_BUSY,
-                    f"the state database {self.path} stayed locked for 10 s",
+                    f"the state database {self.path} stayed locked for {_BUSY_SECONDS:g} s",
                     "another berth process is writing; retry in a moment",
                 ) from exc
             raise BerthError(
@@ -347,14 +377,15 @@ class SessionStore:
         """Pick and lease one port (or block) per request in one transaction. Probing is quick."""
         chosen: dict[str, int] = {}
         with self._write() as conn:
-            leased: dict[tuple[int, str], str] = {
-                (r[0], r[1]): r[2] for r in conn.execute("SELECT port, protocol, slug FROM leases")
+            leased: dict[tuple[int, str], tuple[str, str]] = {
+                (r[0], r[1]): (r[2], r[3])
+                for r in conn.execute("SELECT port, protocol, slug, service FROM leases")
             }
             for req in requests:
                 first = self._pick(req, leased, slug, probe)
                 chosen[req.service] = first
                 for port in req.block(first):
-                    leased[(port, req.protocol)] = slug
+                    leased[(port, req.protocol)] = (slug, req.service)
                     # a port this session already leases keeps its original op, so a failed resume
                     # never releases it
                     conn.execute(
@@ -364,14 +395,20 @@ class SessionStore:
         return chosen
 
     @staticmethod
-    def _pick(req: PortRequest, leased: dict[tuple[int, str], str], slug: str, probe: PortProbe) -> int:
+    def _pick(
+        req: PortRequest, leased: dict[tuple[int, str], tuple[str, str]], slug: str, probe: PortProbe
+    ) -> int:
+        """A port is this request's when nobody leases it, or this very service of this session does
+        (a resume); another service of the same session is as much another holder as another session."""
+        mine = (slug, req.service)
+
         def leased_elsewhere(first: int) -> str | None:
             holders = (leased.get((p, req.protocol)) for p in req.block(first))
-            return next((h for h in holders if h is not None and h != slug), None)
+            return next((h[0] for h in holders if h is not None and h != mine), None)
 
         def free(first: int) -> bool:
             return leased_elsewhere(first) is None and all(
-                leased.get((p, req.protocol)) == slug or not probe.is_taken(p, req.protocol)
+                leased.get((p, req.protocol)) == mine or not probe.is_taken(p, req.protocol)
                 for p in req.block(first)
             )
 

@@ -75,7 +75,7 @@ test("the extension activates and its language client starts the real berth serv
 
 test("every command is contributed and registered", async () => {
   const all = await vscode.commands.getCommands(true);
-  for (const id of ["up", "down", "stop", "status", "openWorktree", "showLogs", "recover", "cancel", "refresh", "restartServer"]) {
+  for (const id of ["up", "down", "stop", "status", "openWorktree", "showLogs", "openTerminal", "recover", "cancel", "refresh", "restartServer"]) {
     assert.ok(all.includes(`berth.${id}`), `berth.${id}`);
   }
 });
@@ -110,6 +110,20 @@ test("Berth: Show Logs follows the service's log in a terminal", async () => {
   assert.ok(log, "the server says where the service's output goes");
   await waitFor(`${log} has the request`, () => existsSync(log) && readFileSync(log, "utf8").includes("GET /"));
   vscode.window.terminals.find((t) => t.name === name)?.dispose();
+});
+
+test("Berth: Open Terminal in Session opens a shell in the worktree with the session's env", async () => {
+  const session = api.sessions()[0];
+  assert.ok(session);
+  const name = await vscode.commands.executeCommand<string | undefined>("berth.openTerminal", session.slug);
+  assert.equal(name, `Berth: ${session.slug}`);
+  const terminal = vscode.window.terminals.find((t) => t.name === name);
+  assert.ok(terminal, "terminal opened");
+  const out = path.join(repo, ".berth", "open-terminal-check.txt"); // outside the worktree: no uncommitted change
+  terminal.sendText(`echo "$BERTH_SLUG $BERTH_WEB_PORT $BERTH_WEB_URL $(pwd)" > ${out}`);
+  const expected = `${session.slug} ${session.ports.web} http://127.0.0.1:${session.ports.web} ${session.worktreePath}\n`;
+  await waitFor(`${out} written by the terminal`, () => existsSync(out) && readFileSync(out, "utf8") === expected);
+  terminal.dispose();
 });
 
 test("Berth: Stop keeps the worktree and frees the port", async () => {

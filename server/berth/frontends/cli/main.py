@@ -14,6 +14,7 @@ from rich.console import Console
 from berth import __version__
 from berth.domain.errors import BerthError, ErrorCode
 from berth.frontends.cli.init import write_starter
+from berth.frontends.cli.logs import add_parser as add_logs_parser
 from berth.frontends.cli.render import (
     ConsoleSink,
     print_error,
@@ -82,7 +83,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slug", nargs="?")
 
     sub.add_parser("ls", parents=[common], help="list sessions (from the state file; cheap)")
+
+    p = sub.add_parser("env", parents=[common], help="print a session's generated variables (.env.berth)")
+    p.add_argument("slug", help="session slug (or its branch name)")
+    p.add_argument(
+        "--format",
+        choices=["dotenv", "json", "shell"],
+        default=None,
+        help="dotenv (default), json, or shell (`export K='v'`, for eval)",
+    )
+
+    p = sub.add_parser(
+        "exec",
+        parents=[common],
+        help="run a command in a session: its worktree and env, or a docker service's container",
+        usage="berth exec SLUG [--service NAME] [--root PATH] [--json] -- CMD [ARGS ...]",
+    )
+    p.add_argument("slug", help="session slug (or its branch name)")
+    p.add_argument("--service", default=None, metavar="NAME", help="a docker service to run it in")
+    p.add_argument("cmd", nargs="*", metavar="CMD", help="the command and its arguments, after `--`")
+
+    p = sub.add_parser(
+        "shell", parents=[common], help="an interactive shell in a session (worktree, or a container)"
+    )
+    p.add_argument("slug", help="session slug (or its branch name)")
+    p.add_argument("--service", default=None, metavar="NAME", help="a docker service to open `sh` in")
     sub.add_parser("recover", parents=[common], help="roll back what crashed operations left behind")
+    add_logs_parser(sub, common)
 
     p = sub.add_parser("serve", help="run the JSON-RPC (LSP-style) server")
     transport = p.add_mutually_exclusive_group()
@@ -94,8 +121,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """`berth exec SLUG [options] -- CMD ARGS…`: what follows the first `--` is the command, verbatim."""
+    parser = build_parser()
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--" in raw:
+        cut = raw.index("--")
+        args = parser.parse_args(raw[:cut])
+        if args.command == "exec":
+            args.cmd = [*args.cmd, *raw[cut + 1 :]]
+            return args
+    return parser.parse_args(raw)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -212,6 +252,90 @@ def _cmd_recover(args: argparse.Namespace, out: Console, err: Console) -> int:
     return EXIT_ERROR if report.remaining else 0
 
 
+def _cmd_env(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.lifecycle.session_env import EnvFormat, render_env, session_env
+
+    found = session_env(Workspace.discover(args.root or Path.cwd()), args.slug)
+    fmt = EnvFormat(args.format or ("json" if args.json else "dotenv"))
+    if fmt is EnvFormat.JSON:
+        _emit({"slug": found.slug, "variables": found.variables, "envFile": str(found.env_file)})
+    else:
+        sys.stdout.write(render_env(found.variables, fmt))
+    return 0
+
+
+def _cmd_exec(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.lifecycle.session_env import exec_command
+
+    ws = Workspace.discover(args.root or Path.cwd())
+    tty = sys.stdin.isatty() and not args.json  # --json captures the output: never a pseudo-TTY
+    command = exec_command(ws, args.slug, args.cmd, service=args.service, tty=tty)
+    if args.json:
+        import subprocess
+
+        done = subprocess.run(
+            command.argv, cwd=command.cwd, env=command.env, capture_output=True, check=False
+        )
+        code = done.returncode if done.returncode >= 0 else 128 - done.returncode
+        _emit(
+            {
+                "slug": command.slug,
+                "service": command.service,
+                "argv": command.argv,
+                "cwd": str(command.cwd),
+                "exitCode": code,
+                "stdout": done.stdout.decode("utf-8", errors="replace"),
+                "stderr": done.stderr.decode("utf-8", errors="replace"),
+            }
+        )
+        return code
+    return _exec(command.argv, command.cwd, command.env)
+
+
+def _cmd_shell(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.lifecycle.session_env import shell_command
+
+    ws = Workspace.discover(args.root or Path.cwd())
+    command = shell_command(ws, args.slug, service=args.service, tty=sys.stdin.isatty())
+    if args.json:  # a script cannot drive an interactive shell: it gets the command line to start
+        _emit(
+            {
+                "slug": command.slug,
+                "service": command.service,
+                "argv": command.argv,
+                "cwd": str(command.cwd),
+                "env": command.overlay,
+            }
+        )
+        return 0
+    return _exec(command.argv, command.cwd, command.env)
+
+
+def _exec(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Become the command: its exit status, its signals and its terminal are the caller's."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(cwd)
+    try:
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        raise BerthError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{argv[0]} could not be started: {exc.strerror or exc}",
+            "check the command (and, for a docker service, the docker CLI on PATH)",
+            argv=argv,
+        ) from exc
+    return EXIT_ERROR  # not reached: execvpe only returns by raising
+
+
+def _cmd_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.frontends.cli.logs import run
+
+    return run(args, out, err)
+
+
 def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     from berth.frontends.rpc.main import serve
 
@@ -225,6 +349,10 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "status": _cmd_status,
     "ls": _cmd_ls,
     "recover": _cmd_recover,
+    "env": _cmd_env,
+    "exec": _cmd_exec,
+    "shell": _cmd_shell,
+    "logs": _cmd_logs,
     "serve": _cmd_serve,
 }
 

@@ -14,19 +14,24 @@ from berth.domain.slug import slug_for_branch
 from berth.frontends.rpc.app import BerthApp
 from berth.frontends.rpc.connection import BerthServer
 from berth.frontends.rpc.glue import register_method
+from berth.frontends.rpc.logs import handle_logs
 from berth.frontends.rpc.progress import Operation, event_sink
 from berth.frontends.rpc.protocol import (
     METHODS,
     BranchCheck,
     CheckBranchParams,
     DownParams,
+    EnvParams,
+    EnvResult,
     ListParams,
     RecoverParams,
     SessionsResult,
+    ShellCommand,
     StatusParams,
     UpParams,
 )
 from berth.lifecycle.engine import DownRequest, Engine, UpRequest
+from berth.lifecycle.session_env import session_env, shell_command
 
 
 async def _engine(ls: BerthServer, root: str | None) -> Engine:
@@ -81,6 +86,34 @@ async def handle_check_branch(ls: BerthServer, p: CheckBranchParams) -> BranchCh
         return BranchCheck(branch=p.branch, valid=False, problem=exc.message)
 
 
+async def handle_env(ls: BerthServer, p: EnvParams) -> EnvResult:
+    """The session's variables; with `shell`, the terminal a client opens in it (the server's rules:
+    the worktree with the session's env, or `docker compose exec SERVICE sh` with a pseudo-TTY)."""
+    engine = await _engine(ls, p.root)
+
+    def answer() -> EnvResult:
+        found = session_env(engine.ws, p.slug)
+        shell = None
+        if p.shell or p.service is not None:
+            command = shell_command(engine.ws, p.slug, service=p.service, tty=True)
+            shell = ShellCommand(
+                argv=command.argv if command.service is not None else None,
+                cwd=str(command.cwd),
+                env=command.overlay,
+                service=command.service,
+                container=command.container,
+            )
+        return EnvResult(
+            slug=found.slug,
+            variables=found.variables,
+            env_file=str(found.env_file),
+            worktree_path=str(found.worktree),
+            shell=shell,
+        )
+
+    return await ls.run_blocking(answer)
+
+
 Handler = Callable[[BerthServer, Any], Awaitable[BaseModel]]
 
 HANDLERS: dict[str, Handler] = {
@@ -90,6 +123,8 @@ HANDLERS: dict[str, Handler] = {
     "berth/list": handle_list,
     "berth/recover": handle_recover,
     "berth/checkBranch": handle_check_branch,
+    "berth/logs": handle_logs,
+    "berth/env": handle_env,
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from berth.domain.errors import ErrorCode
+from berth.domain.logs import LogLineView, LogsResult
 from berth.domain.models import (
     RecoveryReport,
     RemedyView,
@@ -22,6 +23,7 @@ from berth.domain.slug import SLUG_RULE
 from berth.domain.undo import UndoState
 
 PROTOCOL_VERSION = 2
+DEFAULT_RPC_TAIL = 200
 
 
 class _Params(WireModel):
@@ -70,6 +72,28 @@ class RecoverParams(_Params):
     pass
 
 
+class LogsParams(_Params):
+    slug: str = Field(description="Session slug (or its branch name).")
+    services: list[str] | None = Field(default=None, description="Only these services (default: all).")
+    tail: int | None = Field(
+        default=DEFAULT_RPC_TAIL, ge=0, description="The last N lines of each service; null: all of them."
+    )
+    since: str | None = Field(default=None, description="Only lines from this long ago: 10s, 5m, 2h, 1d.")
+    follow: bool = Field(
+        default=False,
+        description="Send the lines, then every new one, as berth/logLine notifications; the request "
+        "ends when the client cancels it ($/cancelRequest) or the session goes down.",
+    )
+    token: str | int | None = Field(
+        default=None,
+        description="Ties berth/logLine notifications to this request (default: the request's id).",
+    )
+
+
+class LogLineNotification(LogLineView):
+    token: str | int = Field(description="The berth/logs request's token (or its id when it gave none).")
+
+
 class CheckBranchParams(WireModel):
     branch: str = Field(description="A branch name a user is typing.")
 
@@ -83,6 +107,45 @@ class BranchCheck(WireModel):
 
 class SessionsResult(WireModel):
     sessions: list[SessionView]
+
+
+class EnvParams(_Params):
+    slug: str = Field(description="Session slug (or its branch name).")
+    shell: bool = Field(
+        default=False,
+        description="Also answer `shell`: how to open a terminal in the session (refused, like `berth shell`, "
+        "for a stopped or busy session).",
+    )
+    service: str | None = Field(
+        default=None,
+        description="With `shell`: a docker service whose running container the terminal attaches to "
+        "(default: the worktree).",
+    )
+
+
+class ShellCommand(WireModel):
+    argv: list[str] | None = Field(
+        default=None,
+        description="The program and its arguments (`docker compose … exec SERVICE sh`); absent: the "
+        "client's own shell.",
+    )
+    cwd: str = Field(description="Where to start it.")
+    env: dict[str, str] = Field(
+        description="Variables to set on top of the client's environment: the inherited env files, then "
+        "`.env.berth`."
+    )
+    service: str | None = Field(default=None, description="The docker service it attaches to.")
+    container: str | None = Field(default=None, description="That service's container.")
+
+
+class EnvResult(WireModel):
+    slug: str
+    variables: dict[str, str] = Field(
+        description="The session's generated variables (what `.env.berth` holds)."
+    )
+    env_file: str
+    worktree_path: str
+    shell: ShellCommand | None = Field(default=None, description="With `shell: true`.")
 
 
 class RollbackNotification(WireModel):
@@ -116,11 +179,14 @@ METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
     "berth/list": (ListParams, SessionsResult),
     "berth/recover": (RecoverParams, RecoveryReport),
     "berth/checkBranch": (CheckBranchParams, BranchCheck),
+    "berth/logs": (LogsParams, LogsResult),
+    "berth/env": (EnvParams, EnvResult),
 }
 
 NOTIFICATIONS: dict[str, type[WireModel]] = {
     "berth/rollback": RollbackNotification,
     "berth/sessionChanged": SessionChangedNotification,
+    "berth/logLine": LogLineNotification,
 }
 
 # Stable numbers outside JSON-RPC's and LSP's reserved ranges; never renumber, only append.
@@ -159,6 +225,8 @@ ERROR_NUMBERS: dict[ErrorCode, int] = {
     ErrorCode.CONNECTION_CLOSING: 1032,
     ErrorCode.COMPOSE_UNSUPPORTED: 1033,
     ErrorCode.PORT_NOT_PUBLISHED: 1034,
+    ErrorCode.SESSION_STOPPED: 1035,
+    ErrorCode.SERVICE_NOT_RUNNING: 1036,
     ErrorCode.INTERNAL: 1099,
 }
 

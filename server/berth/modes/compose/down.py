@@ -35,6 +35,7 @@ def stop_containers(td: TearDown) -> None:
                 _compose_down(td, cli, record, group, keep_volumes=keep_volumes)
         sweep.run(client, remove_volumes=not keep_volumes)
         after = docker_engine.inventory(client, record.selector)
+        stuck = docker_engine.unattached_networks(client, after.networks)
     for group in record.groups:
         own = group.own_file
         if own is not None and own.exists():
@@ -58,6 +59,18 @@ def stop_containers(td: TearDown) -> None:
         reason = "keeping images was asked for" if td.request.keep_images else "the session is only stopped"
         td.kept.extend(KeptResource(kind="image", name=name, reason=reason) for name in after.images)
     left = after.containers + after.networks + ([] if keep_volumes else after.volumes)
+    if left and set(left) == set(stuck):
+        raise BerthError(
+            ErrorCode.COMPOSE_FAILED,
+            f"the engine refuses to remove network(s) {', '.join(stuck)} of compose project {record.project}: "
+            "no container is attached, yet it reports active endpoints (a Docker engine bug, moby#43286); "
+            "everything else of the session was removed",
+            "take the session down again in a few minutes, when the engine has let go of it, or restart "
+            "the Docker daemon (e.g. `systemctl restart docker`), which frees it at once",
+            remedies=(Remedy(RemedyAction.DOWN, {"slug": td.session.slug}),),
+            remaining=left,
+            stale_networks=stuck,
+        )
     if left:
         raise BerthError(
             ErrorCode.COMPOSE_FAILED,

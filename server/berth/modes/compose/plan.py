@@ -19,7 +19,7 @@ from berth.adapters import compose_cli, docker_engine
 from berth.domain.config import Mode, ServiceConfig
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.ports import nominal_port
-from berth.modes.compose.model import ComposeModel, ComposeModelError, healthy_within
+from berth.modes.compose.model import ComposeModel, ComposeModelError, healthy_within, is_within
 from berth.modes.compose.project import (
     APP_ROLE_LABEL,
     APP_ROLE_VALUE,
@@ -140,14 +140,26 @@ def fixed_subnets(model: ComposeModel) -> dict[str, str]:
     return out
 
 
-def shared_resources(model: ComposeModel) -> list[str]:
-    """External networks and volumes: the session uses them as they are, shared with everyone."""
+def shared_resources(
+    model: ComposeModel, started: Sequence[str] = (), worktree: str | None = None
+) -> list[str]:
+    """External networks and volumes: the session uses them as they are, shared with everyone. And
+    host paths outside the worktree that started services bind-mount (`../logs`, `/srv/data`, the
+    docker socket): every session mounts the same directory."""
     out = [
         f"network:{spec.get('name') or key}" for key, spec in model.networks.items() if spec.get("external")
     ]
     out += [
         f"volume:{spec.get('name') or key}" for key, spec in model.volumes.items() if spec.get("external")
     ]
+    if worktree is not None:
+        paths = (
+            mount.get("source")
+            for name in started
+            for mount in model.services[name].raw.get("volumes") or []
+            if mount.get("type") == "bind"
+        )
+        out += [f"path:{src}" for src in dict.fromkeys(paths) if src and not is_within(src, worktree)]
     return out
 
 
@@ -247,6 +259,10 @@ def plan_compose(ctx: BringUp) -> None:
         needs = port_needs(model, started, {s.name: s.base_port for s in declared}, taken)
         taken |= set(needs)
         ports.update(needs)
+        shared = shared_resources(model, started, str(ctx.worktree))
+        outside = [s.partition(":")[2] for s in shared if s.startswith("path:")]
+        if outside:
+            ctx.log(f"bind mounts outside the worktree are shared by every session: {', '.join(outside)}")
         bridged = [s for s in (svc.name for svc in declared) if model.only_on_internal_networks(services[s])]
         for name in bridged:
             ctx.log(
@@ -268,7 +284,7 @@ def plan_compose(ctx: BringUp) -> None:
                 },
                 wait_seconds=wait_seconds(model, started, declared),
                 fixed_subnets=fixed_subnets(model),
-                shared=shared_resources(model),
+                shared=shared,
                 bridged=bridged,
             )
         )
@@ -306,10 +322,20 @@ def _models(
     env: Mapping[str, str],
 ) -> tuple[ComposeModel, ComposeModel]:
     """The model with the active profiles, and with every profile (to say what profiles leave out);
-    both asked at once."""
+    both asked at once. The second is only read for its services' names and profiles, and is asked
+    without compose's consistency check: alternative profiles may well reuse one `container_name`
+    (a cpu and a gpu variant of a service), which only a model of every profile at once would break."""
 
     def ask(chosen: list[str]) -> ComposeModel:
-        data = compose_cli.config(cli, project, paths, profiles=chosen, cwd=project_dir, env=env)
+        data = compose_cli.config(
+            cli,
+            project,
+            paths,
+            profiles=chosen,
+            cwd=project_dir,
+            env=env,
+            consistent=chosen != [ALL_PROFILES],
+        )
         try:
             return ComposeModel.parse(data)
         except ComposeModelError as exc:

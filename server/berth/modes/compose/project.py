@@ -40,7 +40,8 @@ class ComposeGroup(BaseModel):
     )
     shared: list[str] = Field(
         default_factory=list,
-        description="`network:<name>` / `volume:<name>`: external, shared, never removed.",
+        description="`network:<name>` / `volume:<name>`: external, shared, never removed; `path:<dir>`: a host path "
+        "outside the worktree that services bind-mount, shared by every session.",
     )
     bridged: list[str] = Field(
         default_factory=list,

@@ -5,7 +5,8 @@ session's allocations.
 - every published port of a started service on the session's leased port (blocks stay blocks,
   `host_ip` and protocol kept); ports a service cannot publish (only on internal networks) dropped;
 - networks and volumes named after the session's project (external ones untouched), fixed subnets
-  and the static addresses in them moved to the session's subnet, offsets kept;
+  and the static addresses in them moved to the session's subnet, offsets kept, a fixed bridge
+  interface name (`driver_opts`) made per-session;
 - `container_name` made per-session, the original kept as a network alias so others still reach it;
 - a bridge network for declared services that sit only on internal networks;
 - the main repository's git directory mounted where a service mounts the worktree, so git works;
@@ -15,6 +16,7 @@ session's allocations.
 from __future__ import annotations
 
 import copy
+import hashlib
 import ipaddress
 import json
 from collections.abc import Mapping
@@ -25,6 +27,8 @@ from berth.modes.compose.model import ComposeModel, is_within
 from berth.modes.compose.project import ComposeGroup, ComposeRecord
 
 BRIDGE_NETWORK = "berth-bridge"
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+_IFNAMSIZ = 15  # Linux's limit on an interface name
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -115,6 +119,9 @@ def _networks(
             continue
         spec["name"] = f"{record.project}_{key}"
         spec["labels"] = {**_labels(spec.get("labels")), **labels}
+        opts = spec.get("driver_opts") or {}
+        if opts.get(BRIDGE_NAME_OPTION):
+            spec["driver_opts"] = {**opts, BRIDGE_NAME_OPTION: bridge_interface(record.project, key)}
         ipam = spec.get("ipam") or {}
         for index, config in enumerate(ipam.get("config") or []):
             new = record.subnets.get(subnet_key(key, index))
@@ -133,6 +140,14 @@ def _networks(
     if group.bridged:
         networks[BRIDGE_NETWORK] = {"name": f"{record.project}_{BRIDGE_NETWORK}", "labels": dict(labels)}
     return moves
+
+
+def bridge_interface(project: str, network: str) -> str:
+    """The host interface of a session's network whose file fixes one (`driver_opts` bridge name): a
+    second session could not create an interface of the same name. Stable per session and network,
+    and within the kernel's length limit."""
+    digest = hashlib.sha256(f"{project}/{network}".encode()).hexdigest()
+    return ("br-" + digest)[:_IFNAMSIZ]
 
 
 def _move_address(address: str, moves: list[tuple[IPNetwork, IPNetwork]]) -> str:

@@ -29,6 +29,9 @@ def allocate_docker_ports(ctx: BringUp) -> None:
     network whose subnet the file fixes."""
     record = record_of(ctx)
     policy = ctx.port_policy
+    own: dict[str, set[int]] = {}  # the host ports the files themselves publish, by protocol
+    for need in record.ports.values():
+        own.setdefault(need.protocol, set()).update(range(need.base, need.base + need.width))
     requests = [
         port_request(
             name,
@@ -38,6 +41,7 @@ def allocate_docker_ports(ctx: BringUp) -> None:
             recorded=ctx.session.ports.get(name),
             protocol=p.protocol,  # type: ignore[arg-type]
             width=p.width,
+            avoid=own.get(p.protocol, set()),
         )
         for name, p in record.ports.items()
     ]
