@@ -65,12 +65,15 @@ BASELINES: dict[str, list[str]] = {
         "import os, berth.frontends.rpc.handlers; os._exit(0)",
     ],
     'python -c "import berth.frontends.cli.main"': ["-c", "import os, berth.frontends.cli.main; os._exit(0)"],
+    'python -c "import pygls.lsp.server"': ["-c", "import os, pygls.lsp.server; os._exit(0)"],
 }
 SHORT_LABELS = {
     "python -c pass": "pass",
     'python -c "import berth.frontends.rpc.server"': "import rpc.server",
     'python -c "import berth.frontends.cli.main"': "import cli",
+    'python -c "import pygls.lsp.server"': "import pygls",
 }
+PYGLS_BASELINE = 'python -c "import pygls.lsp.server"'
 RAW_BASELINE = 'python -c "import berth.frontends.rpc.server"'
 BARE_BASELINE = "python -c pass"
 SERVE = "berth serve → initialize answer"
@@ -152,11 +155,18 @@ class Stats:
     p50: float
     p95: float
     max: float
+    min: float = math.nan
 
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Stats:
         ms = [s * 1000.0 for s in seconds]
-        return cls(len(ms), percentile(ms, 50), percentile(ms, 95), max(ms) if ms else math.nan)
+        return cls(
+            len(ms),
+            percentile(ms, 50),
+            percentile(ms, 95),
+            max(ms) if ms else math.nan,
+            min(ms) if ms else math.nan,
+        )
 
     def to_dict(self) -> dict[str, float | int]:
         return {
@@ -164,6 +174,7 @@ class Stats:
             "p50_ms": round(self.p50, 3),
             "p95_ms": round(self.p95, 3),
             "max_ms": round(self.max, 3),
+            "min_ms": round(self.min, 3),
         }
 
 
@@ -490,10 +501,11 @@ def render_human(report: dict[str, Any]) -> str:
                 *(fmt(s[name]["p50_ms"], 1) for name in BASELINES),
                 f"{ratio['vs_python_pass']:.1f}x",
                 f"{ratio['vs_import_berth_rpc_server']:.2f}x",
+                f"{ratio['vs_import_pygls']:.2f}x",
             ]
         )
     header = ["sessions", "serve→init p50", "p95", "max", *(f"{SHORT_LABELS[n]} p50" for n in BASELINES)]
-    out.append(render_table([*header, "vs pass", "vs import"], rows))
+    out.append(render_table([*header, "vs pass", "vs import", "vs pygls"], rows))
     return "\n".join(out)
 
 
@@ -544,6 +556,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, servers: list[Ser
         count: {
             "vs_python_pass": round(s[SERVE]["p50_ms"] / s[BARE_BASELINE]["p50_ms"], 2),
             "vs_import_berth_rpc_server": round(s[SERVE]["p50_ms"] / s[RAW_BASELINE]["p50_ms"], 3),
+            "vs_import_pygls": round(s[SERVE]["p50_ms"] / s[PYGLS_BASELINE]["p50_ms"], 3),
         }
         for count, s in report["startup"].items()
     }

@@ -124,7 +124,7 @@ log "build done in $((SECONDS - t0)) s: $(grep -o 'Packaged: .*' "$RUN/vsce.log"
 log "tier 1: unit tests (node --test)"
 t0=$SECONDS
 set +e
-(cd "$EXT" && node --test --test-reporter=spec out/unit/) >"$RUN/unit.log" 2>&1
+(cd "$EXT" && node --test --test-reporter=spec out/unit/*.test.mjs) >"$RUN/unit.log" 2>&1
 rc=$?
 set -e
 cat "$RUN/unit.log"

@@ -202,15 +202,17 @@ def test_status_names_a_foreign_process_on_the_port(make_repo: RepoFactory, port
     import socket
 
     elsewhere = port_base + 30
-    repo = make_repo(
-        host_toml(port_base, web_command=f"exec python3 -m http.server {elsewhere} --bind 127.0.0.1")
-    )
+    toml = host_toml(port_base, web_command=f"exec python3 -m http.server {elsewhere} --bind 127.0.0.1")
+    # a tcp probe would refuse the squatter's port (readiness wants the service's own listener,
+    # tests/e2e/test_port_race_host.py): a command probe lets the session come up wrong
+    toml = toml.replace("ready = { timeout = 10 }", 'ready = { type = "command", command = "true" }', 1)
+    repo = make_repo(toml)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port_base + 20))
         squatter.listen()
         engine = Engine(Workspace(repo))
         engine.up(UpRequest(branch="owner", ports={"web": port_base + 20}))
-        # readiness passed on the squatter's port; wait until the service really listens elsewhere
+        # wait until the service really listens elsewhere
         wait_until(lambda: accepts_tcp(elsewhere), timeout=30, what=f"the service to listen on {elsewhere}")
         (status,) = engine.status("owner")
         web = next(s for s in status.services if s.name == "web")

@@ -8,17 +8,18 @@ import { mapError } from "./errors";
 import { currentBranch, isLinkedWorktree } from "./git";
 import { runBerthInit } from "./init";
 import { showServiceLog } from "./logs";
+import { doctorMarkdown, pruneOutcome, pruneQuestion } from "./maintenance";
 import type { Notices, Severity } from "./notices";
 import type { Operations } from "./operations";
 import { pickAction, pickBranch, pickService, pickSession, pickSessionAction, serverBranchChecker } from "./picks";
-import type { DownParams, TeardownReceipt, SessionView } from "./protocol.generated";
+import type { DoctorReport, DownParams, PruneReport, TeardownReceipt, SessionView } from "./protocol.generated";
 import { remedyButtons, type RemedyButton, type RemedyHandlers } from "./remedies";
 import type { RollbackTracker } from "./rollback";
 import type { BerthServer } from "./server";
 import type { SessionStore } from "./sessions";
 import { berthRoot, resolveBerth, workspaceFolder } from "./settings";
 import { describeSession } from "./statusView";
-import { teardownMessage, uncommittedChangesQuestion } from "./teardown";
+import { downQuestion, isDownPlan, teardownMessage } from "./teardown";
 import { terminalSpec, terminalTargets } from "./sessionTerminal";
 
 export interface CommandDeps {
@@ -52,6 +53,8 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     register("berth.showLogs", (arg: Arg) => c.showLogs(arg)),
     register("berth.openTerminal", (arg: Arg) => c.openTerminal(arg)),
     register("berth.recover", () => c.recover()),
+    register("berth.doctor", () => c.doctor()),
+    register("berth.prune", (arg: Arg) => c.prune(arg)),
     register("berth.cancel", () => c.cancel()),
     register("berth.refresh", () => c.refresh()),
     register("berth.restartServer", () => d.server.restart()),
@@ -111,12 +114,11 @@ class Commands {
     const verb = mode === "stop" ? "stopping" : "tearing down";
     try {
       if (mode === "down" && !params.force) {
-        const [session] = (await client.request("berth/status", { root, slug })).sessions;
-        // a worktree Berth did not create is never removed, so its changes are never at stake
-        const changes = session?.worktreeOwned === false ? [] : (session?.uncommittedChanges ?? []);
-        if (session && changes.length) {
-          const question = uncommittedChangesQuestion(slug, session.worktreePath, changes);
-          const choice = await this.d.notices.ask(question.message, question.detail, "Remove Anyway", "Keep Worktree");
+        // The server's down plan (changes nothing) says what would be removed and kept, and what blocks.
+        const plan = await client.request("berth/down", { ...params, dryRun: true });
+        const question = isDownPlan(plan) ? downQuestion(plan) : undefined;
+        if (question) {
+          const choice = await this.d.notices.ask(question.message, question.detail, ...question.actions);
           if (!choice) return undefined;
           // Keep Worktree is a plain down: the server keeps a worktree with uncommitted changes.
           params.force = choice === "Remove Anyway";
@@ -124,9 +126,11 @@ class Commands {
         }
       }
       const what = { label: `${mode} ${slug}`, title: `Berth: ${verb} ${slug}`, cancellable: false };
-      const receipt = await this.d.ops.run(client, what, (ctx) =>
+      const result = await this.d.ops.run(client, what, (ctx) =>
         client.request("berth/down", { ...params, workDoneToken: ctx.workDoneToken }, ctx.token),
       );
+      if (isDownPlan(result)) throw new Error("berth/down answered a plan to a down that was not a dry run");
+      const receipt: TeardownReceipt = result;
       this.d.rollbacks.flush();
       await this.refresh();
       const { severity, message } = teardownMessage(receipt, keepRequested);
@@ -243,6 +247,55 @@ class Commands {
       void this.d.notices.show(report.remaining ? "warning" : "info", message);
     } catch (e) {
       this.report(e, "recover");
+    }
+  }
+
+  /** Berth: Doctor: the server's checks as a markdown preview; resolves to the report (tests read it). */
+  async doctor(): Promise<DoctorReport | undefined> {
+    const client = await this.d.server.require();
+    const root = await this.root();
+    if (!client || !root) return undefined;
+    try {
+      const what = { label: "doctor", title: "Berth: running doctor", cancellable: false };
+      const report = await this.d.ops.run(client, what, (ctx) => client.request("berth/doctor", { root }, ctx.token));
+      const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: doctorMarkdown(report) });
+      await vscode.commands.executeCommand("markdown.showPreview", doc.uri);
+      return report;
+    } catch (e) {
+      this.report(e, "doctor");
+      return undefined;
+    }
+  }
+
+  /** Berth: Prune…: the server's plan (dryRun), a modal question, then the prune and its receipt. `{yes: true}`
+   * applies without asking (tests); `{volumes: true}` prunes leftover volumes too. */
+  async prune(arg: Arg): Promise<PruneReport | undefined> {
+    const client = await this.d.server.require();
+    const root = await this.root();
+    if (!client || !root) return undefined;
+    const volumes = flag(arg, "volumes");
+    try {
+      const plan = await client.request("berth/prune", { root, dryRun: true, volumes });
+      if (!plan.plan.length) {
+        void this.d.notices.show("info", pruneOutcome(plan).message);
+        return plan;
+      }
+      if (!flag(arg, "yes")) {
+        const q = pruneQuestion(plan);
+        const answer = await vscode.window.showWarningMessage(q.message, { modal: true, detail: q.detail }, "Prune");
+        if (answer !== "Prune") return undefined;
+      }
+      const what = { label: "prune", title: "Berth: pruning leftovers", cancellable: false };
+      const receipt = await this.d.ops.run(client, what, (ctx) =>
+        client.request("berth/prune", { root, dryRun: false, volumes }, ctx.token),
+      );
+      await this.refresh();
+      const outcome = pruneOutcome(receipt);
+      void this.d.notices.show(outcome.severity, outcome.message);
+      return receipt;
+    } catch (e) {
+      this.report(e, "prune");
+      return undefined;
     }
   }
 

@@ -16,11 +16,92 @@ export interface BranchCheck {
   problem?: string | null;
 }
 
+/**
+ * One finding of `berth doctor`.
+ */
+export interface Check {
+  /**
+   * Stable id, e.g. `git`, `state`, `engine`, `engine-leftovers`.
+   */
+  id: string;
+  title: string;
+  status: CheckStatus;
+  /**
+   * What was found, in words.
+   */
+  detail: string;
+  /**
+   * What to do about it (a command line).
+   */
+  remediation?: string | null;
+  /**
+   * Berth cannot work while this check errors (doctor then exits 1).
+   */
+  required?: boolean;
+  /**
+   * The individual findings, one per line.
+   */
+  items?: string[];
+  /**
+   * How long the check took.
+   */
+  seconds?: number;
+}
+
 export interface CheckBranchParams {
   /**
    * A branch name a user is typing.
    */
   branch: string;
+}
+
+export type CheckStatus = "ok" | "warn" | "error";
+
+export interface DoctorParams {
+  /**
+   * Repository root (path or file:// URI). Default: the first workspace folder from initialize.
+   */
+  root?: string | null;
+}
+
+export interface DoctorReport {
+  /**
+   * The repository checked (absent when there is none).
+   */
+  root: string | null;
+  checks: Check[];
+  summary: DoctorSummary;
+  /**
+   * No required check errors.
+   */
+  healthy: boolean;
+  seconds: number;
+}
+
+export interface DoctorSummary {
+  ok: number;
+  warn: number;
+  error: number;
+}
+
+/**
+ * Something a person should decide about before a down: work that is only in the worktree or on
+ * the branch, or a worktree another tool holds.
+ */
+export interface DownBlocker {
+  kind: "uncommittedChanges" | "unpushedCommits" | "lockedWorktree";
+  /**
+   * What it is and what the down does about it.
+   */
+  message: string;
+  /**
+   * The changed files, or the commits (`<sha> <subject>`).
+   */
+  items?: string[];
+  /**
+   * What the user can do (e.g. forceDown to remove the worktree anyway).
+   */
+  remedies?: RemedyView[] | null;
 }
 
 export interface DownParams {
@@ -49,10 +130,44 @@ export interface DownParams {
    */
   force?: boolean;
   /**
+   * Change nothing: answer the DownPlan (what would be removed and kept, and the blockers) instead of a TeardownReceipt.
+   */
+  dryRun?: boolean;
+  /**
    * LSP work-done progress token.
    */
   workDoneToken?: string | number | null;
 }
+
+/**
+ * What `down` would do, changing nothing (`berth down --dry-run`, `berth/down` with `dryRun`).
+ */
+export interface DownPlan {
+  slug: string;
+  /**
+   * Always true: tells a plan from a receipt.
+   */
+  dryRun?: true;
+  /**
+   * What the session would become: removed, or stopped with its worktree and slot kept.
+   */
+  status: "removed" | "stopped";
+  /**
+   * What the down would remove.
+   */
+  remove: ResourceRef[];
+  /**
+   * What it would keep, and why.
+   */
+  keep: KeptResource[];
+  blockers?: DownBlocker[];
+  warnings?: string[];
+}
+
+/**
+ * A TeardownReceipt, or with `dryRun` a DownPlan (which has `dryRun: true`).
+ */
+export type DownResult = TeardownReceipt | DownPlan;
 
 export interface EnvParams {
   /**
@@ -125,7 +240,8 @@ export type ErrorCode =
   | "PROJECT_CONFLICT"
   | "INTERNAL"
   | "SESSION_STOPPED"
-  | "SERVICE_NOT_RUNNING";
+  | "SERVICE_NOT_RUNNING"
+  | "CONFIRMATION_REQUIRED";
 
 export interface ErrorData {
   code: ErrorCode;
@@ -249,6 +365,69 @@ export interface LogsResult {
 }
 
 export type Mode = "container" | "hybrid" | "host";
+
+/**
+ * Something that belongs to this repository and to no live session.
+ */
+export interface PruneItem {
+  /**
+   * container, network, volume, process, worktree, worktree registration, session, lease or journal.
+   */
+  kind: string;
+  name: string;
+  /**
+   * Why it is a leftover, and what prune does with it.
+   */
+  reason: string;
+}
+
+export interface PruneParams {
+  /**
+   * Repository root (path or file:// URI). Default: the first workspace folder from initialize.
+   */
+  root?: string | null;
+  /**
+   * Only answer the plan; change nothing.
+   */
+  dryRun?: boolean;
+  /**
+   * Also remove leftover volumes of this repository (they may hold data).
+   */
+  volumes?: boolean;
+}
+
+export interface PruneReport {
+  root: string;
+  dryRun: boolean;
+  /**
+   * Whether leftover volumes are (or would be) removed.
+   */
+  volumes: boolean;
+  /**
+   * What prune removes (or, with dryRun, would remove).
+   */
+  plan: PruneItem[];
+  /**
+   * Leftovers prune never removes (a worktree with uncommitted changes, a directory that is no git worktree, a busy session), with the reason.
+   */
+  blockers?: KeptResource[];
+  /**
+   * Leftover volumes kept because `volumes` was not asked for.
+   */
+  kept?: KeptResource[];
+  /**
+   * What was removed, confirmed against the engine, git and the state.
+   */
+  removed?: PruneItem[];
+  /**
+   * Planned items still there afterwards, and why.
+   */
+  left?: KeptResource[];
+  /**
+   * Everything planned is gone (dryRun: nothing is planned).
+   */
+  residueFree: boolean;
+}
 
 export interface RecoverParams {
   /**
@@ -480,10 +659,12 @@ export interface UpParams {
 /** Requests the server answers: method -> params and result. */
 export interface BerthRequests {
   "berth/checkBranch": { params: CheckBranchParams; result: BranchCheck };
-  "berth/down": { params: DownParams; result: TeardownReceipt };
+  "berth/doctor": { params: DoctorParams; result: DoctorReport };
+  "berth/down": { params: DownParams; result: DownResult };
   "berth/env": { params: EnvParams; result: EnvResult };
   "berth/list": { params: ListParams; result: SessionsResult };
   "berth/logs": { params: LogsParams; result: LogsResult };
+  "berth/prune": { params: PruneParams; result: PruneReport };
   "berth/recover": { params: RecoverParams; result: RecoveryReport };
   "berth/status": { params: StatusParams; result: SessionsResult };
   "berth/up": { params: UpParams; result: SessionView };
@@ -516,6 +697,10 @@ export const ERROR_CODES = {
     description: "berth.toml could not be parsed or has invalid values; every problem is listed.",
   },
   CONFIG_MISSING: { code: 1001, description: "No berth.toml at the repository root." },
+  CONFIRMATION_REQUIRED: {
+    code: 1037,
+    description: "A destructive command (prune) needs confirmation: --yes, or an answer at the prompt.",
+  },
   CONNECTION_CLOSING: {
     code: 1032,
     description: "The connection is shutting down and takes no more requests.",

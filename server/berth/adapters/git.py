@@ -1,5 +1,6 @@
-"""Git through GitPython: the repository's main root, worktrees, branches and uncommitted changes. Every branch argument is validated upstream and passed after
-`--` or as a full ref, so it is never read as an option."""
+"""Git through the git CLI (gitcli.py: GitPython's API, one subprocess per call, without its
+import): worktrees, branches and uncommitted changes. Every branch argument is validated upstream
+and passed after `--` or as a full ref, so it is never read as an option."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import git
-
+from berth.adapters import gitcli as git
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.layout import ENV_FILE_NAME, Layout
 
@@ -33,22 +33,6 @@ class WorktreePlan:
     @property
     def new_branch(self) -> str | None:
         return None if self.source == "local" else self.branch
-
-
-def find_main_root(start: Path) -> Path:
-    """The main worktree of the repository containing `start` (works from a linked worktree too)."""
-    try:
-        repo = git.Repo(start, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise BerthError(
-            ErrorCode.NOT_A_GIT_REPO,
-            f"{start} is not inside a git repository",
-            "run berth from inside your project's git checkout, or name the repository's root",
-        ) from exc
-    common = Path(repo.git.rev_parse("--path-format=absolute", "--git-common-dir"))
-    return (
-        common.parent.resolve() if common.name == ".git" else Path(repo.working_tree_dir or start).resolve()
-    )
 
 
 class Worktrees:
@@ -191,8 +175,68 @@ def user_changes(worktree: Path, root: Path, inherited: list[str]) -> list[str]:
         ):
             ours.add(name)
     try:
-        out = git.Repo(worktree).git.status("--porcelain", "--untracked-files=all", "-z")
+        # no optional locks: asking must not rewrite the index (down --dry-run changes nothing)
+        out = (
+            git.Repo(worktree)
+            .git(no_optional_locks=True)
+            .status("--porcelain", "--untracked-files=all", "-z")
+        )
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
         return []
     changed = [item[3:] for item in out.split("\0") if len(item) > 3]
     return [name for name in changed if name not in ours]
+
+
+def git_version(timeout: float = 5.0) -> str | None:
+    """The installed git's version (`2.39.2`), or None when there is no git that answers in time."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    words = done.stdout.split()
+    return words[2] if done.returncode == 0 and len(words) >= 3 else None
+
+
+def worktree_lock(root: Path, path: Path) -> str | None:
+    """Why another tool locked the worktree at `path` (`git worktree lock`; "" when it gave no
+    reason), or None when it is not locked (or not a registered worktree)."""
+    try:
+        out = git.Repo(root).git(no_optional_locks=True).worktree("list", "--porcelain")
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return None
+    wanted, current = path.resolve(), None
+    for line in out.splitlines():
+        if line.startswith("worktree "):
+            current = Path(line[len("worktree ") :]).resolve()
+        elif current == wanted and (line == "locked" or line.startswith("locked ")):
+            return line[len("locked ") :] if line.startswith("locked ") else ""
+    return None
+
+
+def unshared_commits(root: Path, branch: str, limit: int = 50) -> list[str]:
+    """Commits on local branch `branch` that no other local branch and no remote-tracking branch
+    has (`<short sha> <subject>`, newest first, at most `limit`). Empty when the branch is gone."""
+    try:
+        repo = git.Repo(root).git(no_optional_locks=True)
+        out = repo.rev_list(
+            f"--max-count={limit}",
+            "--format=%h %s",
+            f"refs/heads/{branch}",
+            "--not",
+            f"--exclude={branch}",
+            "--branches",
+            "--remotes",
+            "--",
+        )
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return []
+    return [line for line in out.splitlines() if line and not line.startswith("commit ")]

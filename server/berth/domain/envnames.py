@@ -7,6 +7,25 @@ import re
 _NOT_ENV_CHAR = re.compile(r"[^A-Z0-9]")
 MARKER_ENV = "BERTH_PROCESS_MARKER"
 """Set in every process Berth starts, so a crashed operation's children can still be found."""
+_MARKER_ROOT = "@"
+
+
+def process_marker(root: object, op_id: str, role: str) -> str:
+    """`<op_id>/<role>@<root>`: the value of MARKER_ENV in what an operation starts (`role`:
+    `service/web`, `hook/pre_up`, `compose/0`). The repository root in it lets `prune` find a
+    repository's processes even after its state file was lost, and never another repository's."""
+    return f"{op_id}/{role}{_MARKER_ROOT}{root}"
+
+
+def marker_root(marker: str) -> str | None:
+    """The repository root a marker names (None: a marker of an older berth, without one)."""
+    _, sep, root = marker.partition(_MARKER_ROOT)  # op ids and roles never contain "@"
+    return root if sep else None
+
+
+def marker_op(marker: str) -> str:
+    """The operation id a marker names."""
+    return marker.partition("/")[0]
 
 
 LOCAL_HOST = "127.0.0.1"

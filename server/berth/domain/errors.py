@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
     SESSION_STOPPED = "SESSION_STOPPED"
     SERVICE_NOT_RUNNING = "SERVICE_NOT_RUNNING"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -86,6 +87,7 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.INTERNAL: "An unexpected internal error (a bug); the server log has the traceback.",
     ErrorCode.SESSION_STOPPED: "The session is stopped: bring it up to run commands in it.",
     ErrorCode.SERVICE_NOT_RUNNING: "The docker service has no running container to run a command in.",
+    ErrorCode.CONFIRMATION_REQUIRED: "A destructive command (prune) needs confirmation: --yes, or an answer at the prompt.",
 }
 
 

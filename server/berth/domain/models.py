@@ -129,3 +129,101 @@ class RecoveryReport(WireModel):
     operations: list[str] = Field(description="Operation ids whose leftovers were replayed.")
     undone: list[UndoOutcome]
     remaining: int = Field(description="Undo steps that still failed and stay in the journal.")
+
+
+# -- doctor and prune ---------------------------------------------------------------------------
+class CheckStatus(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class Check(WireModel):
+    """One finding of `berth doctor`."""
+
+    id: str = Field(description="Stable id, e.g. `git`, `state`, `engine`, `engine-leftovers`.")
+    title: str
+    status: CheckStatus
+    detail: str = Field(description="What was found, in words.")
+    remediation: str | None = Field(default=None, description="What to do about it (a command line).")
+    required: bool = Field(
+        default=False, description="Berth cannot work while this check errors (doctor then exits 1)."
+    )
+    items: list[str] = Field(default_factory=list, description="The individual findings, one per line.")
+    seconds: float = Field(default=0.0, description="How long the check took.")
+
+
+class DoctorSummary(WireModel):
+    ok: int
+    warn: int
+    error: int
+
+
+class DoctorReport(WireModel):
+    root: str | None = Field(description="The repository checked (absent when there is none).")
+    checks: list[Check]
+    summary: DoctorSummary
+    healthy: bool = Field(description="No required check errors.")
+    seconds: float
+
+
+class PruneItem(WireModel):
+    """Something that belongs to this repository and to no live session."""
+
+    kind: str = Field(
+        description="container, network, volume, process, worktree, worktree registration, session, "
+        "lease or journal."
+    )
+    name: str
+    reason: str = Field(description="Why it is a leftover, and what prune does with it.")
+
+
+class PruneReport(WireModel):
+    root: str
+    dry_run: bool
+    volumes: bool = Field(description="Whether leftover volumes are (or would be) removed.")
+    plan: list[PruneItem] = Field(description="What prune removes (or, with dryRun, would remove).")
+    blockers: list[KeptResource] = Field(
+        default_factory=list,
+        description="Leftovers prune never removes (a worktree with uncommitted changes, a directory "
+        "that is no git worktree, a busy session), with the reason.",
+    )
+    kept: list[KeptResource] = Field(
+        default_factory=list, description="Leftover volumes kept because `volumes` was not asked for."
+    )
+    removed: list[PruneItem] = Field(
+        default_factory=list, description="What was removed, confirmed against the engine, git and the state."
+    )
+    left: list[KeptResource] = Field(
+        default_factory=list, description="Planned items still there afterwards, and why."
+    )
+    residue_free: bool = Field(description="Everything planned is gone (dryRun: nothing is planned).")
+
+
+# -- down --dry-run -------------------------------------------------------------------------------
+class DownBlocker(WireModel):
+    """Something a person should decide about before a down: work that is only in the worktree or on
+    the branch, or a worktree another tool holds."""
+
+    kind: Literal["uncommittedChanges", "unpushedCommits", "lockedWorktree"]
+    message: str = Field(description="What it is and what the down does about it.")
+    items: list[str] = Field(
+        default_factory=list, description="The changed files, or the commits (`<sha> <subject>`)."
+    )
+    remedies: list[RemedyView] | None = Field(
+        default=None, description="What the user can do (e.g. forceDown to remove the worktree anyway)."
+    )
+
+
+class DownPlan(WireModel):
+    """What `down` would do, changing nothing (`berth down --dry-run`, `berth/down` with `dryRun`)."""
+
+    slug: str
+    dry_run: Literal[True] = Field(default=True, description="Always true: tells a plan from a receipt.")
+    status: Literal["removed", "stopped"] = Field(
+        description="What the session would become: removed, or stopped with its worktree and slot kept."
+    )
+    remove: list[ResourceRef] = Field(description="What the down would remove.")
+    keep: list[KeptResource] = Field(description="What it would keep, and why.")
+    blockers: list[DownBlocker] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -10,31 +9,25 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from berth.domain.config import Mode
+from berth.domain.identity import START_TIME_TOLERANCE, ProcessIdentity
 from berth.domain.models import SessionStatus
 
-START_TIME_TOLERANCE = 0.01
-"""Seconds two readings of one process's start time may differ by (the kernel's clock ticks)."""
+__all__ = [
+    "START_TIME_TOLERANCE",
+    "JournalEntry",
+    "JournalState",
+    "OperationKind",
+    "OperationRecord",
+    "OperationStatus",
+    "ProcessIdentity",
+    "ProcessRecord",
+    "SessionRecord",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ProcessIdentity:
-    """A pid plus its start time: a recycled pid never matches."""
-
-    pid: int
-    start_time: float
-
-    def started_at(self, start_time: float) -> bool:
-        """Whether a process that started at `start_time` is this one."""
-        return abs(start_time - self.start_time) < START_TIME_TOLERANCE
-
-    def started_no_earlier_than_me(self, start_time: float) -> bool:
-        """A process that started at `start_time` can be this leader's child (not an older pid's)."""
-        return start_time + START_TIME_TOLERANCE >= self.start_time
-
 
 class OperationKind(StrEnum):
     UP = "up"

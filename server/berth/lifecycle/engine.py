@@ -15,6 +15,7 @@ from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction, ses
 from berth.domain.events import EventSink, NullSink
 from berth.domain.layout import env_file
 from berth.domain.models import (
+    DownPlan,
     RecoveryReport,
     ResourceRef,
     SessionStatus,
@@ -25,6 +26,7 @@ from berth.domain.models import (
 from berth.domain.records import OperationKind, OperationStatus, SessionRecord, utcnow
 from berth.domain.slug import resolve_session_ref, slug_for_branch
 from berth.domain.undo import UndoState, UndoStep
+from berth.lifecycle.listing import host_rows
 from berth.lifecycle.undo import build_registry
 from berth.lifecycle.views import detailed_view, session_view
 from berth.lifecycle.workspace import Workspace
@@ -42,10 +44,33 @@ class Engine:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.registry = build_registry(ws.store, ws.worktrees)
+        self._list_cache: tuple[int, list[dict[str, object]]] | None = None
 
     # -- queries --------------------------------------------------------------------------------
     def list_sessions(self) -> list[SessionView]:
         return [session_view(s) for s in self.ws.store.list_sessions()]
+
+    def list_wire(self) -> list[dict[str, object]]:
+        """`list_sessions` in wire shape, kept while the store's revision (bumped by a trigger on
+        every change to the sessions table) stays the same: a list of unchanged rows costs one query.
+        The revision is read first, so rows read after a concurrent write are cached under the older
+        revision and recomputed on the next call. Callers must not modify the result."""
+        revision = self.ws.store.revision()
+        cached = self._list_cache
+        if cached is None or cached[0] != revision:
+            cached = (revision, [view.to_wire() for view in self.list_sessions()])
+            self._list_cache = cached
+        return cached[1]
+
+    def status_wire(self, ref: str | None = None) -> list[dict[str, object]]:
+        """`status` in wire shape. For every session (no `ref`) of host mode, straight from the
+        state file's rows without validating them into models (lifecycle/listing.py, which gives
+        way to `status` for anything else)."""
+        if ref is None:
+            rows = host_rows(self.ws.layout.state_file, live=True)
+            if rows is not None:
+                return rows
+        return [view.to_wire() for view in self.status(ref)]
 
     def status(self, ref: str | None = None) -> list[SessionView]:
         """Live health; for one session also the user's uncommitted changes in its worktree."""
@@ -144,6 +169,7 @@ class Engine:
             for index, (name, step) in enumerate(steps, start=2):
                 ctx.cancel.check()
                 ctx.events.progress(slug, name, index, total)
+                ctx.current_step = (name, index, total)
                 step(ctx)
         ctx.cancel.check()
         final = ctx.session.model_copy(update={"status": SessionStatus.ACTIVE})
@@ -187,6 +213,12 @@ class Engine:
             exc.remedies = (*exc.remedies, Remedy(RemedyAction.RECOVER))
 
     # -- down -----------------------------------------------------------------------------------
+    def plan_down(self, request: DownRequest) -> DownPlan:
+        """What `down(request)` would remove and keep, and its blockers; changes nothing."""
+        from berth.lifecycle.down_plan import plan_down
+
+        return plan_down(self.ws, request)
+
     def down(
         self, request: DownRequest, cancel: CancelToken = NEVER_CANCELLED, events: EventSink | None = None
     ) -> TeardownReceipt:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from berth.adapters.git import Worktrees, find_main_root
+from berth.adapters.git import Worktrees
+from berth.adapters.gitroot import find_main_root
 from berth.adapters.processes import OsProcesses
 from berth.domain.config import BerthConfig, load_config
 from berth.domain.layout import Layout

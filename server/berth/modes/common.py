@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from berth.adapters import envfile, hooks
-from berth.adapters.git import user_changes
+from berth.adapters.git import unshared_commits, user_changes, worktree_lock
 from berth.adapters.ports import HostPortProbe
-from berth.domain.envnames import MARKER_ENV, session_identity_env
+from berth.domain.envnames import MARKER_ENV, process_marker, session_identity_env
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.layout import env_file
-from berth.domain.models import KeptResource, RemedyView, ResourceRef, SessionStatus
+from berth.domain.models import DownBlocker, KeptResource, RemedyView, ResourceRef, SessionStatus
 from berth.domain.ports import PortRequest
 from berth.modes import undo
-from berth.modes.context import BringUp, TearDown
+from berth.modes.context import BringUp, DownPreview, TearDown
 
 
 # -- bring-up -------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def run_hook(ctx: BringUp, name: str, *, cwd: Path, env: dict[str, str]) -> None
     command = getattr(ctx.config.hooks, name)
     if not command:
         return
-    marker = f"{ctx.op_id}/hook/{name}"
+    marker = process_marker(ctx.layout.root, ctx.op_id, f"hook/{name}")
     with ctx.guard.step(undo.kill_processes(marker, f"what the {name} hook started")):
         hooks.run_hook(
             name,
@@ -182,6 +182,11 @@ def remove_worktree(td: TearDown) -> None:
         return
     if not path.exists():
         return
+    lock = worktree_lock(td.layout.root, path)
+    if lock is not None:  # another tool's claim: even --force leaves it
+        td.kept.append(KeptResource(kind="worktree", name=str(path), reason=_locked_reason(path, lock)))
+        td.keeps_session = True
+        return
     if not td.request.force:
         changes = user_changes(path, td.layout.root, berth_files(td))
         if changes:
@@ -201,6 +206,14 @@ def remove_worktree(td: TearDown) -> None:
     td.removed.append(ResourceRef(kind="worktree", name=str(path)))
 
 
+def _locked_reason(path: Path, lock: str) -> str:
+    why = f" ({lock})" if lock else ""
+    return (
+        f"another tool locked it with `git worktree lock`{why}; unlock it (`git worktree unlock {path}`), "
+        "then take the session down again"
+    )
+
+
 def _listing(paths: list[str], limit: int = 5) -> str:
     shown = ", ".join(paths[:limit])
     return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
@@ -211,4 +224,106 @@ def release_leases(td: TearDown) -> None:
     if released:
         td.removed.append(
             ResourceRef(kind="ports", name=", ".join(f"{n}={p}" for n, p in sorted(td.session.ports.items())))
+        )
+
+
+# -- down --dry-run: one planner per teardown step above, changing nothing --------------------------
+def plan_worktree(p: DownPreview) -> None:
+    """What `remove_worktree` would do, and the blockers: the user's uncommitted changes, commits on
+    the session's branch that nothing else has, a worktree another tool locked."""
+    path, slug, branch = p.worktree, p.session.slug, p.session.branch
+    envf = env_file(path)
+    removed = False
+    if p.request.keep_worktree:
+        p.keep.append(
+            KeptResource(kind="worktree", name=str(path), reason="keeping the worktree was asked for")
+        )
+        p.keeps_session = True
+    elif not p.session.worktree_owned:
+        p.keep.append(
+            KeptResource(
+                kind="worktree",
+                name=str(path),
+                reason="berth did not create it (it was reused), so it never deletes it",
+            )
+        )
+    elif not path.exists():
+        p.warnings.append(f"the worktree {path} is already gone")
+    elif (lock := worktree_lock(p.layout.root, path)) is not None:
+        reason = _locked_reason(path, lock)
+        p.keep.append(KeptResource(kind="worktree", name=str(path), reason=reason))
+        p.blockers.append(
+            DownBlocker(
+                kind="lockedWorktree",
+                message=f"the worktree is locked by another tool{f' ({lock})' if lock else ''}: down keeps "
+                "it, and the session as stopped, even with --force",
+                items=[str(path)],
+            )
+        )
+        p.keeps_session = True
+    else:
+        files = [e.file for e in p.config.inherit_entries] if p.config else []
+        changes = user_changes(path, p.layout.root, files)
+        force = [RemedyView(action=RemedyAction.FORCE_DOWN, args={"slug": slug})]
+        if changes and not p.request.force:
+            p.keep.append(
+                KeptResource(
+                    kind="worktree",
+                    name=str(path),
+                    reason=f"it has uncommitted changes ({_listing(changes)}); commit or stash them, then "
+                    "take the session down again, or force the removal",
+                    remedies=force,
+                )
+            )
+            p.blockers.append(
+                DownBlocker(
+                    kind="uncommittedChanges",
+                    message=f"{len(changes)} uncommitted change(s) in the worktree: down keeps the worktree "
+                    "(the session stays, stopped) unless forced, which deletes them",
+                    items=changes,
+                    remedies=force,
+                )
+            )
+            p.keeps_session = True
+        else:
+            if changes:
+                p.blockers.append(
+                    DownBlocker(
+                        kind="uncommittedChanges",
+                        message=f"{len(changes)} uncommitted change(s) in the worktree are deleted with it "
+                        "(--force)",
+                        items=changes,
+                    )
+                )
+            p.remove.append(ResourceRef(kind="worktree", name=str(path)))
+            removed = True
+    if envf.is_file():
+        if removed:
+            p.remove.append(ResourceRef(kind="env file", name=str(envf)))
+        else:
+            p.keep.append(
+                KeptResource(kind="env file", name=str(envf), reason="it is in the worktree, which stays")
+            )
+    commits = unshared_commits(p.layout.root, branch)
+    reason = "down never deletes a branch"
+    if commits:
+        reason += f"; {len(commits)} commit(s) on it are on no other branch and no remote"
+        p.blockers.append(
+            DownBlocker(
+                kind="unpushedCommits",
+                message=f"{len(commits)} commit(s) on {branch} are on no other branch and no remote: the branch "
+                "is kept, so they stay, but push or merge them before deleting it",
+                items=commits,
+            )
+        )
+    p.keep.append(KeptResource(kind="branch", name=branch, reason=reason))
+
+
+def plan_leases(p: DownPreview) -> None:
+    """What `release_leases` would do."""
+    if p.session.ports:
+        p.remove.append(
+            ResourceRef(
+                kind="ports", name=", ".join(f"{n}={port}" for n, port in sorted(p.session.ports.items()))
+            )
         )

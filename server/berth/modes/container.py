@@ -28,4 +28,5 @@ CONTAINER = ComposeFamily(
         ("release ports", common.release_leases),
         ("post_down hook", common.post_down_hook),
     ),
+    plan_steps=(down.plan_containers, common.plan_worktree, common.plan_leases),
 )

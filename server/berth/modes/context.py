@@ -24,7 +24,7 @@ from berth.domain.envnames import (
 )
 from berth.domain.events import EventSink
 from berth.domain.layout import Layout, env_file
-from berth.domain.models import KeptResource, ResourceRef, TeardownReceipt
+from berth.domain.models import DownBlocker, DownPlan, KeptResource, ResourceRef, TeardownReceipt
 from berth.domain.ports import PortPolicy
 from berth.domain.records import SessionRecord
 from berth.state.rollback import RollbackGuard
@@ -123,6 +123,8 @@ class BringUp:
     spawned: dict[str, SpawnedProcess] = field(default_factory=dict)
     docker_ports: Callable[[], set[tuple[int, str]]] | None = None
     """Host ports docker containers publish, for port probing (set by the compose planner)."""
+    current_step: tuple[str, int, int] = ("", 0, 0)
+    """The step running now (name, index, total), set by the engine: a step can report within it."""
 
     @property
     def slug(self) -> str:
@@ -155,6 +157,11 @@ class BringUp:
 
     def log(self, line: str, *, source: str | None = None) -> None:
         self.events.log("info", f"[{self.slug}{' ' + source if source else ''}] {line}")
+
+    def progress_note(self, note: str) -> None:
+        """Report progress within the current step: `<step>: <note>` at the step's index."""
+        name, index, total = self.current_step
+        self.events.progress(self.slug, f"{name}: {note}" if name else note, index, total)
 
 
 Step = tuple[str, Callable[[BringUp], None]]
@@ -206,3 +213,38 @@ class TearDown:
 
 
 DownStep = tuple[str, Callable[[TearDown], None]]
+
+
+@dataclass
+class DownPreview:
+    """What a `down --dry-run` sees: the same as a teardown, read-only. Each mode lists one planner
+    per teardown step (`plan_steps`), next to the step it predicts; none changes anything."""
+
+    layout: Layout
+    store: SessionStore
+    worktrees: Worktrees
+    config: BerthConfig | None
+    request: DownRequest
+    session: SessionRecord
+    remove: list[ResourceRef] = field(default_factory=list)
+    keep: list[KeptResource] = field(default_factory=list)
+    blockers: list[DownBlocker] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    keeps_session: bool = False
+
+    @property
+    def worktree(self) -> Path:
+        return Path(self.session.worktree_path)
+
+    def plan(self) -> DownPlan:
+        return DownPlan(
+            slug=self.session.slug,
+            status="stopped" if self.keeps_session else "removed",
+            remove=self.remove,
+            keep=self.keep,
+            blockers=self.blockers,
+            warnings=self.warnings,
+        )
+
+
+PlanStep = Callable[[DownPreview], None]

@@ -34,4 +34,10 @@ HYBRID = ComposeFamily(
         ("release ports", common.release_leases),
         ("post_down hook", common.post_down_hook),
     ),
+    plan_steps=(
+        host_down.plan_native_processes,
+        down.plan_containers,
+        common.plan_worktree,
+        common.plan_leases,
+    ),
 )

@@ -10,7 +10,7 @@ from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
 from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
-from berth.modes.context import BringUp, DownStep, Step
+from berth.modes.context import BringUp, DownStep, PlanStep, Step
 
 
 class SessionMode(Protocol):
@@ -22,6 +22,11 @@ class SessionMode(Protocol):
 
     @property
     def down_steps(self) -> Sequence[DownStep]: ...
+
+    @property
+    def plan_steps(self) -> Sequence[PlanStep]:
+        """What `down --dry-run` asks: one read-only planner per teardown step that removes something."""
+        ...
 
     def preflight(self, config: BerthConfig) -> None:
         """Raise a BerthError before anything is reserved or created (e.g. no Docker engine)."""

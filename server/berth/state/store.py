@@ -394,6 +394,38 @@ class SessionStore:
                     )
         return chosen
 
+    def move_lease(self, slug: str, op_id: str, request: PortRequest, old: int, probe: PortProbe) -> int:
+        """Release the port (block) `old` that `request.service` of this session leases and lease the
+        first free candidate of `request` instead, in one transaction (a port race: something else
+        took `old`). On failure nothing changes."""
+        with self._write() as conn:
+            for port in request.block(old):
+                conn.execute(
+                    "DELETE FROM leases WHERE port = ? AND protocol = ? AND slug = ? AND service = ?",
+                    (port, request.protocol, slug, request.service),
+                )
+            leased: dict[tuple[int, str], tuple[str, str]] = {
+                (r[0], r[1]): (r[2], r[3])
+                for r in conn.execute("SELECT port, protocol, slug, service FROM leases")
+            }
+            first = self._pick(request, leased, slug, probe)
+            for port in request.block(first):
+                conn.execute(
+                    "INSERT INTO leases VALUES (?, ?, ?, ?, ?) ON CONFLICT(port, protocol) DO NOTHING",
+                    (port, request.protocol, slug, request.service, op_id),
+                )
+        return first
+
+    def operation_on(self, slug: str) -> OperationRecord | None:
+        """The operation holding session `slug` (in flight or abandoned), if any. Read-only."""
+        with self._read() as conn:
+            row = conn.execute("SELECT op_id FROM sessions WHERE slug = ?", (slug,)).fetchone()
+            return self._operation(conn, row[0]) if row and row[0] else None
+
+    def in_flight(self, op: OperationRecord) -> bool:
+        """Whether `op` is running with its owner alive."""
+        return self._in_flight(op)
+
     @staticmethod
     def _pick(
         req: PortRequest, leased: dict[tuple[int, str], tuple[str, str]], slug: str, probe: PortProbe
@@ -606,6 +638,49 @@ class SessionStore:
             )
             for r in rows
         ]
+
+    # -- health and leftovers (doctor, prune) ------------------------------------------------------
+    def integrity_check(self) -> list[str]:
+        """SQLite's `PRAGMA integrity_check`: [] when the file is sound, else its problems."""
+        with self._read() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        problems = [str(r[0]) for r in rows]
+        return [] if problems == ["ok"] else problems
+
+    def operations(self) -> list[OperationRecord]:
+        """Every operation of the state file: in flight, abandoned, or waiting for recovery."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM operations ORDER BY started_at").fetchall()
+        return [_operation_from_row(r) for r in rows]
+
+    def leases(self) -> list[Lease]:
+        """Every port lease, in port order."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT port, protocol, slug, service, op_id FROM leases ORDER BY port, protocol"
+            ).fetchall()
+        return [Lease(port=r[0], protocol=r[1], slug=r[2], service=r[3], op_id=r[4]) for r in rows]
+
+    def release_orphan_leases(self) -> list[Lease]:
+        """Release, in one transaction, the port and subnet leases of slugs with no session row (a
+        lease is only ever taken for a slug an operation holds, so no up in flight loses one)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT port, protocol, slug, service, op_id FROM leases "
+                "WHERE slug NOT IN (SELECT slug FROM sessions) ORDER BY port, protocol"
+            ).fetchall()
+            conn.execute("DELETE FROM leases WHERE slug NOT IN (SELECT slug FROM sessions)")
+            conn.execute("DELETE FROM subnets WHERE slug NOT IN (SELECT slug FROM sessions)")
+        return [Lease(port=r[0], protocol=r[1], slug=r[2], service=r[3], op_id=r[4]) for r in rows]
+
+
+@dataclass(frozen=True)
+class Lease:
+    port: int
+    protocol: str
+    slug: str
+    service: str
+    op_id: str | None
 
 
 def _operation_from_row(row: tuple[Any, ...]) -> OperationRecord:

@@ -170,6 +170,22 @@ test("Berth: Down of a clean worktree does not ask", async () => {
   await assertNothingLeft(session.slug, session.ports.web ?? 0);
 });
 
+test("Berth: Down shows the server's down plan blockers: commits on the branch that nothing else has", async () => {
+  const session = await vscode.commands.executeCommand<SessionView | undefined>("berth.up", { branch: "feat-commits" });
+  assert.ok(session, "berth.up returned a session");
+  git(session.worktreePath, "commit", "-q", "--allow-empty", "-m", "only here");
+  const sha = git(session.worktreePath, "rev-parse", "--short", "HEAD").trim();
+  const down = vscode.commands.executeCommand<TeardownReceipt | undefined>("berth.down", { slug: session.slug });
+  const question = await waitFor("the question", () => notices("question", /^The branch of 'feat-commits' has commits that no other branch or remote has\.$/)[0]);
+  assert.deepEqual(question.actions, ["Down"]);
+  assert.match(question.detail ?? "", new RegExp(`^ {2}${sha} only here$`, "m"), `the plan's commits: ${question.detail}`);
+  question.respond("Down");
+  const receipt = await down;
+  assert.ok(receipt?.removed.some((r) => r.kind === "worktree"), `worktree removed: ${JSON.stringify(receipt)}`);
+  assert.match(git(repo, "branch", "--list", "feat-commits"), /feat-commits/, "down keeps the branch and its commit");
+  await assertNothingLeft(session.slug, session.ports.web ?? 0);
+});
+
 test("Berth: Up's branch pick has the server check typed names: it refuses what the server's rules refuse", async () => {
   const refused: [string, RegExp][] = [["feat/Ünïcode", /non-ASCII/], ["a", /slug 'a' must be 2-62 characters/]];
   for (const [name, why] of refused) {

@@ -15,6 +15,7 @@ from berth import __version__
 from berth.domain.errors import BerthError, ErrorCode
 from berth.frontends.cli.init import write_starter
 from berth.frontends.cli.logs import add_parser as add_logs_parser
+from berth.frontends.cli.maintenance import add_parsers as add_maintenance_parsers
 from berth.frontends.cli.render import (
     ConsoleSink,
     print_error,
@@ -78,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-volumes", action="store_true", help="keep docker volumes")
     p.add_argument("--keep-images", action="store_true", help="keep the images compose built for the session")
     p.add_argument("--force", action="store_true", help="remove the worktree even with uncommitted changes")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be removed and kept, and what blocks, changing nothing",
+    )
 
     p = sub.add_parser("status", parents=[common], help="live health of sessions")
     p.add_argument("slug", nargs="?")
@@ -110,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service", default=None, metavar="NAME", help="a docker service to open `sh` in")
     sub.add_parser("recover", parents=[common], help="roll back what crashed operations left behind")
     add_logs_parser(sub, common)
+    add_maintenance_parsers(sub, common)
 
     p = sub.add_parser("serve", help="run the JSON-RPC (LSP-style) server")
     transport = p.add_mutually_exclusive_group()
@@ -209,6 +216,15 @@ def _cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
         keep_images=args.keep_images,
         force=args.force,
     )
+    if args.dry_run:
+        plan = engine.plan_down(request)
+        if args.json:
+            _emit(plan.to_wire())
+        else:
+            from berth.frontends.cli.down_plan import print_down_plan
+
+            print_down_plan(out, plan)
+        return 0
     with ConsoleSink(err, quiet=args.json) as sink:
         receipt = engine.down(request, events=sink)
     if args.json:
@@ -336,6 +352,18 @@ def _cmd_logs(args: argparse.Namespace, out: Console, err: Console) -> int:
     return run(args, out, err)
 
 
+def _cmd_doctor(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.frontends.cli.maintenance import run_doctor
+
+    return run_doctor(args, out, err)
+
+
+def _cmd_prune(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from berth.frontends.cli.maintenance import run_prune
+
+    return run_prune(args, out, err)
+
+
 def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     from berth.frontends.rpc.main import serve
 
@@ -353,6 +381,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "exec": _cmd_exec,
     "shell": _cmd_shell,
     "logs": _cmd_logs,
+    "doctor": _cmd_doctor,
+    "prune": _cmd_prune,
     "serve": _cmd_serve,
 }
 

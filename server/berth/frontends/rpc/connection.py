@@ -48,6 +48,13 @@ class BerthProtocol(LanguageServerProtocol):
         result.capabilities.experimental = {"berth": capabilities()}
         return result
 
+    @lsp_method(types.INITIALIZED)
+    def lsp_initialized(self, *args: Any) -> Any:
+        server: BerthServer = self._server  # type: ignore[assignment]
+        server.app.warm_up()  # the client has the initialize answer: import what requests need
+        result = yield from super().lsp_initialized(*args)  # type: ignore[no-untyped-call]
+        return result
+
     @lsp_method(types.EXIT)
     def lsp_exit(self, *args: Any) -> Any:
         server: BerthServer = self._server  # type: ignore[assignment]

@@ -43,7 +43,19 @@ def converter_factory() -> Converter:
         lambda t: isinstance(t, type) and issubclass(t, BaseModel),
         lambda m: m.model_dump(mode="json", by_alias=True, exclude_none=True),
     )
+    conv.register_unstructure_hook(Prebuilt, lambda m: m.wire)  # registered last: wins over BaseModel's
     return conv
+
+
+class Prebuilt(BaseModel):
+    """A result already in wire shape (e.g. a cached `berth/list`): sent as is, not re-serialised.
+    Only for results whose shape the method's result model defines."""
+
+    wire: dict[str, Any]
+
+    @classmethod
+    def of(cls, wire: dict[str, Any]) -> Prebuilt:
+        return cls.model_construct(wire=wire)
 
 
 def describe_validation_error(exc: ValidationError) -> list[dict[str, Any]]:

@@ -4,34 +4,54 @@ event loop, return its result. `build_server` registers them from the protocol's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from berth.domain.errors import BerthError
-from berth.domain.models import RecoveryReport, SessionView, TeardownReceipt
+from berth.domain.models import (
+    DoctorReport,
+    DownPlan,
+    PruneReport,
+    RecoveryReport,
+    SessionView,
+    TeardownReceipt,
+)
 from berth.domain.slug import slug_for_branch
 from berth.frontends.rpc.app import BerthApp
 from berth.frontends.rpc.connection import BerthServer
-from berth.frontends.rpc.glue import register_method
+from berth.frontends.rpc.glue import Prebuilt, register_method
 from berth.frontends.rpc.logs import handle_logs
 from berth.frontends.rpc.progress import Operation, event_sink
 from berth.frontends.rpc.protocol import (
     METHODS,
     BranchCheck,
     CheckBranchParams,
+    DoctorParams,
     DownParams,
     EnvParams,
     EnvResult,
     ListParams,
+    PruneParams,
     RecoverParams,
-    SessionsResult,
     ShellCommand,
     StatusParams,
     UpParams,
 )
-from berth.lifecycle.engine import DownRequest, Engine, UpRequest
-from berth.lifecycle.session_env import session_env, shell_command
+from berth.lazy import lazy_attr, lazy_module
+
+if TYPE_CHECKING:
+    from berth.lifecycle import prune
+    from berth.lifecycle.doctor import diagnose
+    from berth.lifecycle.engine import DownRequest, Engine, UpRequest
+    from berth.lifecycle.session_env import session_env, shell_command
+else:  # loaded on first use, so `initialize` is answered before the engine's modules are imported
+    prune = lazy_module("berth.lifecycle.prune")
+    diagnose = lazy_attr("berth.lifecycle.doctor", "diagnose")
+    DownRequest = lazy_attr("berth.lifecycle.engine", "DownRequest")
+    UpRequest = lazy_attr("berth.lifecycle.engine", "UpRequest")
+    session_env = lazy_attr("berth.lifecycle.session_env", "session_env")
+    shell_command = lazy_attr("berth.lifecycle.session_env", "shell_command")
 
 
 async def _engine(ls: BerthServer, root: str | None) -> Engine:
@@ -47,7 +67,7 @@ async def handle_up(ls: BerthServer, p: UpParams) -> SessionView:
         return await ls.run_engine(lambda: engine.up(request, op.cancel, sink), op.cancel)
 
 
-async def handle_down(ls: BerthServer, p: DownParams) -> TeardownReceipt:
+async def handle_down(ls: BerthServer, p: DownParams) -> TeardownReceipt | DownPlan:
     engine = await _engine(ls, p.root)
     request = DownRequest(
         slug=p.slug,
@@ -56,19 +76,23 @@ async def handle_down(ls: BerthServer, p: DownParams) -> TeardownReceipt:
         keep_images=p.keep_images,
         force=p.force,
     )
+    if p.dry_run:  # changes nothing: no operation, no progress
+        return await ls.run_blocking(lambda: engine.plan_down(request))
     async with Operation(ls, f"Berth: down {p.slug}", p.work_done_token) as op:
         sink = op.sink()
         return await ls.run_engine(lambda: engine.down(request, op.cancel, sink), op.cancel)
 
 
-async def handle_status(ls: BerthServer, p: StatusParams) -> SessionsResult:
+async def handle_status(ls: BerthServer, p: StatusParams) -> Prebuilt:
+    """A SessionsResult, built in wire shape (no model validation per service)."""
     engine = await _engine(ls, p.root)
-    return SessionsResult(sessions=await ls.run_blocking(lambda: engine.status(p.slug)))
+    return Prebuilt.of({"sessions": await ls.run_blocking(lambda: engine.status_wire(p.slug))})
 
 
-async def handle_list(ls: BerthServer, p: ListParams) -> SessionsResult:
+async def handle_list(ls: BerthServer, p: ListParams) -> Prebuilt:
+    """A SessionsResult, from the engine's rows cached by state revision (no per-call validation)."""
     engine = await _engine(ls, p.root)
-    return SessionsResult(sessions=await ls.run_blocking(engine.list_sessions))
+    return Prebuilt.of({"sessions": await ls.run_blocking(engine.list_wire)})
 
 
 async def handle_recover(ls: BerthServer, p: RecoverParams) -> RecoveryReport:
@@ -114,6 +138,27 @@ async def handle_env(ls: BerthServer, p: EnvParams) -> EnvResult:
     return await ls.run_blocking(answer)
 
 
+async def handle_doctor(ls: BerthServer, p: DoctorParams) -> DoctorReport:
+    """`berth doctor` for the request's repository: every check, each bounded in time."""
+    ls.require_ready()
+    root = await ls.resolve_root(p.root)
+    return await ls.run_blocking(lambda: diagnose(root))
+
+
+async def handle_prune(ls: BerthServer, p: PruneParams) -> PruneReport:
+    """The prune plan (`dryRun`), or the plan applied and checked: a client asks its user first."""
+    engine = await _engine(ls, p.root)
+    sink = event_sink(ls)
+
+    def run() -> PruneReport:
+        planned = prune.plan(engine, volumes=p.volumes)
+        if p.dry_run or planned.empty:
+            return planned.report(dry_run=True)
+        return prune.apply(engine, planned, sink)
+
+    return await ls.run_blocking(run)
+
+
 Handler = Callable[[BerthServer, Any], Awaitable[BaseModel]]
 
 HANDLERS: dict[str, Handler] = {
@@ -125,6 +170,8 @@ HANDLERS: dict[str, Handler] = {
     "berth/checkBranch": handle_check_branch,
     "berth/logs": handle_logs,
     "berth/env": handle_env,
+    "berth/doctor": handle_doctor,
+    "berth/prune": handle_prune,
 }
 
 

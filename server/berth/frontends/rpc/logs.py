@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from berth.domain.cancel import CancelToken
 from berth.domain.logs import LogLine, LogsResult, parse_duration
 from berth.frontends.rpc.protocol import LogLineNotification, LogsParams
-from berth.lifecycle.logs import FollowOutcome, LogRequest, SessionLogs
 
 if TYPE_CHECKING:
     from berth.frontends.rpc.connection import BerthServer
+    from berth.lifecycle.logs import FollowOutcome
 
 HIGH_WATER_BYTES = 64 * 1024
 """A TCP client with more than this unread in the server's socket buffer gets nothing more until it reads."""
@@ -65,6 +65,8 @@ class LogLineSender:
 
 
 async def handle_logs(ls: BerthServer, p: LogsParams) -> LogsResult:
+    from berth.lifecycle.logs import LogRequest, SessionLogs  # not at start-up: see handlers.py
+
     ls.require_ready()
     engine = await ls.app.engine(await ls.resolve_root(p.root))
     since = parse_duration(p.since) if p.since is not None else None

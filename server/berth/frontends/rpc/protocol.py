@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from berth.domain.errors import ErrorCode
 from berth.domain.logs import LogLineView, LogsResult
 from berth.domain.models import (
+    DoctorReport,
+    DownPlan,
+    PruneReport,
     RecoveryReport,
     RemedyView,
     SessionStatus,
@@ -53,7 +56,16 @@ class DownParams(_Params):
     keep_volumes: bool = Field(default=False, description="Keep docker volumes.")
     keep_images: bool = Field(default=False, description="Keep the images compose built for the session.")
     force: bool = Field(default=False, description="Remove the worktree even if it has uncommitted changes.")
+    dry_run: bool = Field(
+        default=False,
+        description="Change nothing: answer the DownPlan (what would be removed and kept, and the blockers) "
+        "instead of a TeardownReceipt.",
+    )
     work_done_token: str | int | None = Field(default=None, description="LSP work-done progress token.")
+
+
+class DownResult(RootModel[TeardownReceipt | DownPlan]):
+    """A TeardownReceipt, or with `dryRun` a DownPlan (which has `dryRun: true`)."""
 
 
 class StatusParams(_Params):
@@ -148,6 +160,17 @@ class EnvResult(WireModel):
     shell: ShellCommand | None = Field(default=None, description="With `shell: true`.")
 
 
+class DoctorParams(_Params):
+    pass
+
+
+class PruneParams(_Params):
+    dry_run: bool = Field(default=False, description="Only answer the plan; change nothing.")
+    volumes: bool = Field(
+        default=False, description="Also remove leftover volumes of this repository (they may hold data)."
+    )
+
+
 class RollbackNotification(WireModel):
     slug: str
     op_id: str
@@ -172,15 +195,17 @@ class ErrorData(WireModel):
     details: dict[str, object] | None = None
 
 
-METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+METHODS: dict[str, tuple[type[WireModel], type[WireModel] | type[RootModel[Any]]]] = {
     "berth/up": (UpParams, SessionView),
-    "berth/down": (DownParams, TeardownReceipt),
+    "berth/down": (DownParams, DownResult),
     "berth/status": (StatusParams, SessionsResult),
     "berth/list": (ListParams, SessionsResult),
     "berth/recover": (RecoverParams, RecoveryReport),
     "berth/checkBranch": (CheckBranchParams, BranchCheck),
     "berth/logs": (LogsParams, LogsResult),
     "berth/env": (EnvParams, EnvResult),
+    "berth/doctor": (DoctorParams, DoctorReport),
+    "berth/prune": (PruneParams, PruneReport),
 }
 
 NOTIFICATIONS: dict[str, type[WireModel]] = {
@@ -227,6 +252,7 @@ ERROR_NUMBERS: dict[ErrorCode, int] = {
     ErrorCode.PORT_NOT_PUBLISHED: 1034,
     ErrorCode.SESSION_STOPPED: 1035,
     ErrorCode.SERVICE_NOT_RUNNING: 1036,
+    ErrorCode.CONFIRMATION_REQUIRED: 1037,
     ErrorCode.INTERNAL: 1099,
 }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pygls.uris import to_fs_path
 
-from berth.adapters.git import find_main_root
+from berth.adapters.gitroot import find_main_root
 from berth.domain.config import CONFIG_FILE
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 

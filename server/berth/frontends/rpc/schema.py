@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from berth.domain.errors import ERROR_DESCRIPTIONS
-from berth.domain.models import WireModel
 from berth.frontends.rpc.protocol import ERROR_NUMBERS, METHODS, NOTIFICATIONS, PROTOCOL_VERSION, ErrorData
 
 PROTOCOL_FILE = Path(__file__).resolve().parents[4] / "protocol" / "berth-protocol.json"
@@ -23,7 +22,7 @@ _REF_TEMPLATE = "#/$defs/{model}"
 
 
 def build_protocol() -> dict[str, Any]:
-    models: list[type[WireModel]] = [ErrorData]
+    models: list[type[BaseModel]] = [ErrorData]
     for params, result in METHODS.values():
         models += [params, result]
     models += list(NOTIFICATIONS.values())
@@ -32,7 +31,7 @@ def build_protocol() -> dict[str, Any]:
     ]
     refs, schema = models_json_schema(keys, by_alias=True, ref_template=_REF_TEMPLATE)
 
-    def ref(model: type[WireModel]) -> dict[str, Any]:
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
         return dict(refs[(model, "validation")])
 
     return {

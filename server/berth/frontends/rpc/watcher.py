@@ -9,12 +9,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from berth.domain.errors import BerthError
 from berth.frontends.rpc.protocol import SessionChangedNotification
-from berth.lifecycle.views import session_view
-from berth.lifecycle.workspace import Workspace
+
+if TYPE_CHECKING:  # the engine's modules load on the first request, after `initialize` is answered
+    from berth.lifecycle.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 Broadcast = Callable[[str, Any], None]
@@ -80,6 +81,8 @@ class SessionWatcher:
 
     def _changes(self, key: str, ws: Workspace) -> list[SessionChangedNotification]:
         """What changed since the last look (blocking: reads the state file)."""
+        from berth.lifecycle.views import session_view
+
         if not ws.layout.state_file.exists():
             return []
         revision = ws.store.revision()

@@ -11,7 +11,7 @@ from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.models import KeptResource, ResourceRef, SessionStatus
 from berth.modes.compose.project import ComposeGroup, ComposeRecord, compose_record
 from berth.modes.compose.undo import Sweep, run_compose_down
-from berth.modes.context import TearDown
+from berth.modes.context import DownPreview, TearDown
 
 
 def stop_containers(td: TearDown) -> None:
@@ -108,3 +108,39 @@ def _compose_down(
     if result.returncode != 0:
         tail = "; ".join(result.errors[-3:] or result.output[-3:])
         td.warn(f"docker compose down of {group.own_file} failed ({tail}); removing what is left directly")
+
+
+def plan_containers(p: DownPreview) -> None:
+    """What `stop_containers` would remove and keep, from one read of the engine's labelled
+    resources (nothing stopped, nothing removed)."""
+    record = compose_record(p.session)
+    if record is None:
+        return
+    keep_volumes = p.request.keep_volumes or p.request.keep_worktree
+    keep_images = p.request.keep_images or p.request.keep_worktree
+    try:
+        with docker_engine.connect() as client:
+            found = docker_engine.inventory(client, record.selector)
+    except BerthError as exc:
+        p.warnings.append(f"{exc.message}: the session's containers, networks and volumes cannot be listed")
+        return
+    p.remove.extend(ResourceRef(kind="container", name=name) for name in found.containers)
+    p.remove.extend(ResourceRef(kind="network", name=name) for name in found.networks)
+    if keep_volumes:
+        reason = (
+            "keeping volumes was asked for"
+            if p.request.keep_volumes
+            else "the session is only stopped (worktree kept); a full down removes them"
+        )
+        p.keep.extend(KeptResource(kind="volume", name=name, reason=reason) for name in found.volumes)
+    else:
+        p.remove.extend(ResourceRef(kind="volume", name=name) for name in found.volumes)
+    if keep_images:
+        reason = "keeping images was asked for" if p.request.keep_images else "the session is only stopped"
+        p.keep.extend(KeptResource(kind="image", name=name, reason=reason) for name in found.images)
+    else:
+        p.remove.extend(ResourceRef(kind="image", name=name) for name in found.images)
+    for group in record.groups:
+        own = group.own_file
+        if own is not None and own.exists():
+            p.remove.append(ResourceRef(kind="compose file", name=str(own)))

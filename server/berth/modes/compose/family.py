@@ -14,7 +14,7 @@ from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes.compose.project import compose_record
 from berth.modes.compose.views import docker_service_views
-from berth.modes.context import BringUp, DownStep, Step
+from berth.modes.context import BringUp, DownStep, PlanStep, Step
 from berth.modes.host.up import services_to_start
 from berth.modes.host.views import native_service_views
 
@@ -36,6 +36,7 @@ class ComposeFamily:
     mode: Mode
     up_steps: Sequence[Step]
     down_steps: Sequence[DownStep]
+    plan_steps: Sequence[PlanStep] = ()
 
     def preflight(self, config: BerthConfig) -> None:
         docker_engine.ping()

@@ -11,11 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from berth.adapters import compose_cli, docker_engine, envfile
+from berth.domain.envnames import process_marker
 from berth.domain.errors import BerthError, ErrorCode
 from berth.domain.layout import find_compose_file
 from berth.domain.ports import port_request
 from berth.modes import undo
 from berth.modes.common import lease_ports
+from berth.modes.compose import port_race
 from berth.modes.compose.model import ComposeModel, ComposeModelError
 from berth.modes.compose.plan import profiles, record_of, relative_name, subnet_candidates
 from berth.modes.compose.project import RESOURCE_KEY, ComposeGroup, ComposeRecord, compose_record
@@ -77,21 +79,12 @@ def start_containers(ctx: BringUp) -> None:
     spare_volumes = existing_volumes if fresh else []
     for index, group in enumerate(record.groups, start=1):
         ctx.cancel.check()
-        model = _final_model(ctx, cli, record, group, env)
-        data = session_compose(
-            model,
-            record=record,
-            group=group,
-            allocated=ctx.session.ports,
-            worktree=ctx.worktree,
-            git_dir=root / ".git",
-        )
         path = Path(group.session_file)
         path.parent.mkdir(parents=True, exist_ok=True)
         previous = path.read_text(encoding="utf-8") if path.is_file() else None
         with ctx.guard.step(undo.restore_file(path, previous)):
-            envfile.write_atomically(path, render(data))
-        marker = f"{ctx.op_id}/compose/{index}"
+            _write_session_file(ctx, cli, record, group, env)
+        marker = process_marker(ctx.layout.root, ctx.op_id, f"compose/{index}")
         inverse = compose_down(
             project=record.project,
             root=root,
@@ -104,8 +97,35 @@ def start_containers(ctx: BringUp) -> None:
             label=group_label(group, ctx.worktree),
         )
         with ctx.guard.step(inverse):
-            _compose_up(ctx, cli, record=record, group=group, env=env, marker=marker)
+            tried: dict[str, list[int]] = {}
+            for attempt in range(1, port_race.MAX_PORT_TRIES + 1):
+                try:
+                    _compose_up(ctx, cli, record=record, group=group, env=env, marker=marker)
+                    break
+                except BerthError as exc:  # a port taken after its lease: lease another, up again
+                    names = port_race.names_to_move(ctx, record, group, port_race.conflicting_ports(exc))
+                    if not names or attempt == port_race.MAX_PORT_TRIES:
+                        raise
+                    port_race.move_ports(ctx, record, names, tried, attempt)
+                    env = ctx.process_env()
+                    _write_session_file(ctx, cli, record, group, env)
     verify_published(ctx, record)
+
+
+def _write_session_file(
+    ctx: BringUp, cli: compose_cli.ComposeCli, record: ComposeRecord, group: ComposeGroup, env: dict[str, str]
+) -> None:
+    """The group's session compose file: compose's model with the session's env, its leased ports."""
+    model = _final_model(ctx, cli, record, group, env)
+    data = session_compose(
+        model,
+        record=record,
+        group=group,
+        allocated=ctx.session.ports,
+        worktree=ctx.worktree,
+        git_dir=ctx.layout.root / ".git",
+    )
+    envfile.write_atomically(Path(group.session_file), render(data))
 
 
 def _final_model(

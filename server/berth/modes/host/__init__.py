@@ -10,7 +10,7 @@ from berth.domain.config import BerthConfig, Mode
 from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes import common
-from berth.modes.context import BringUp, DownStep, Step
+from berth.modes.context import BringUp, DownStep, PlanStep, Step
 from berth.modes.host import down, up
 from berth.modes.host.views import native_service_views
 
@@ -34,12 +34,15 @@ DOWN_STEPS: list[DownStep] = [
     ("post_down hook", common.post_down_hook),
 ]
 
+PLAN_STEPS: list[PlanStep] = [down.plan_native_processes, common.plan_worktree, common.plan_leases]
+
 
 @dataclass(frozen=True)
 class HostMode:
     mode: Mode = Mode.HOST
     up_steps: Sequence[Step] = tuple(UP_STEPS)
     down_steps: Sequence[DownStep] = tuple(DOWN_STEPS)
+    plan_steps: Sequence[PlanStep] = tuple(PLAN_STEPS)
 
     def preflight(self, config: BerthConfig) -> None:
         pass  # git and process spawning are always there

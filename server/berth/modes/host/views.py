@@ -1,13 +1,14 @@
 """How a session's native services look to clients: from the record alone (list), or live from one
-snapshot of the host's process and socket tables (status)."""
+snapshot of the host's process and socket tables (status). The rules are in rows.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from berth.adapters.process_table import HostSnapshot
-from berth.domain.models import ServiceState, ServiceView, SessionStatus
+from berth.domain.models import ServiceView
 from berth.domain.records import SessionRecord
+from berth.modes.host.rows import native_row
 
 
 def native_service_views(
@@ -18,35 +19,7 @@ def native_service_views(
 
 def _view(record: SessionRecord, name: str, port: int, host: HostSnapshot | None) -> ServiceView:
     proc = record.processes.get(name)
-    log_path = proc.log_path if proc else None
-    base = {"name": name, "kind": "native", "port": port, "log_path": log_path}
-    if record.status is SessionStatus.STOPPED:
-        return ServiceView.model_validate({**base, "state": ServiceState.STOPPED})
-    if proc is None:
-        state = ServiceState.STARTING if record.status is SessionStatus.PENDING else ServiceState.UNMANAGED
-        return ServiceView.model_validate({**base, "state": state})
-    base["pid"] = proc.pid
-    if host is None:
-        return ServiceView.model_validate({**base, "state": ServiceState.RUNNING})
-    if not (host.alive(proc.identity) or host.tree(proc.identity)):
-        return ServiceView.model_validate(
-            {**base, "state": ServiceState.EXITED, "detail": f"see its log: {proc.log_path}"}
-        )
-    actual = host.ports_of(host.tree(proc.identity))
-    base["actual_ports"] = actual
-    if port in actual:
-        return ServiceView.model_validate({**base, "state": ServiceState.RUNNING})
-    holder = host.port_owner.get(port)
-    if holder is not None:
-        return ServiceView.model_validate(
-            {
-                **base,
-                "state": ServiceState.WRONG_OWNER,
-                "detail": f"port {port} is held by PID {holder}, which is not this service; do not kill it blindly",
-            }
-        )
-    state = ServiceState.STARTING if record.status is SessionStatus.PENDING else ServiceState.RUNNING
-    detail = None if not actual else f"listening on {actual}, not on its port {port}"
-    if state is ServiceState.RUNNING:
-        detail = detail or f"running but not listening on port {port}"
-    return ServiceView.model_validate({**base, "state": state, "detail": detail})
+    as_dict = (
+        None if proc is None else {"pid": proc.pid, "start_time": proc.start_time, "log_path": proc.log_path}
+    )
+    return ServiceView.model_validate(native_row(record.status.value, name, port, as_dict, host))
