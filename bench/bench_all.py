@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -158,13 +159,17 @@ def concurrent_updown(rounds: int, quiet: bool, width: int = 8) -> dict[str, dic
     init_repo(repo, {"berth.toml": toml, ".gitignore": ".berth/\n"})
     berth = str(VENV_BERTH)
     raw_procs: list[subprocess.Popen[bytes]] = []
+    # git 2.39 fails a `worktree add` that runs while another one creates its entry ("failed to read
+    # .git/worktrees/<x>/commondir"): the raw side serialises its worktree commands as Berth does
+    git_lock = threading.Lock()
 
     def raw_one(run: str, k: int) -> None:
         port = base + width + 1 + k  # not the ports berth's slots use
         branch = f"raw-{run}-{k}"
         path = repo / ".berth" / "raw" / branch
         env = {**os.environ, "PORT": str(port)}
-        git(repo, "worktree", "add", "-b", branch, str(path))
+        with git_lock:
+            git(repo, "worktree", "add", "-b", branch, str(path))
         log = tmp / "logs" / f"{branch}.log"
         proc = bench_host.spawn_like_berth(bench_host.WEB_COMMAND, cwd=path, env=env, log_path=log)
         raw_procs.append(proc)
@@ -172,7 +177,8 @@ def concurrent_updown(rounds: int, quiet: bool, width: int = 8) -> dict[str, dic
         bench_host.stop_group(proc)
         bench_host.reap(proc, bench_host.KILL_GRACE)
         raw_procs.remove(proc)
-        git(repo, "worktree", "remove", "--force", str(path))
+        with git_lock:
+            git(repo, "worktree", "remove", "--force", str(path))
 
     def cli_one(run: str, k: int) -> None:
         up = subprocess.run(
@@ -264,9 +270,9 @@ def build_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
     cli = r["cli_startup"]
     bare = cli["python -c pass"]
     for name, limit in (("berth --version", 30), ("berth ls --json", 50), ("berth status --json", 80)):
-        label = name + (", 10 live sessions" if name != "berth --version" else "")
+        label = f"`{name}`" + (", 10 live sessions" if name != "berth --version" else "")
         add(
-            f"`{label}`",
+            label,
             f"<= {limit} ms",
             fmt_range(cli[name]) + " ms",
             "python -c pass " + fmt_range(bare) + " ms",

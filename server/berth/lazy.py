@@ -5,8 +5,11 @@ under `if TYPE_CHECKING:` with the proxy in the `else:` branch)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import sys
+
+TYPE_CHECKING = False  # no typing import at start-up
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Lazy:
@@ -22,7 +25,8 @@ class _Lazy:
 
     def _resolve(self) -> Any:
         if self._target is None:
-            found = importlib.import_module(self._module)
+            __import__(self._module)  # importlib itself would be one more import at start-up
+            found = sys.modules[self._module]
             self._target = found if self._attr is None else getattr(found, self._attr)
         return self._target
 

@@ -22,6 +22,7 @@ from berth.adapters import process_table
 from berth.adapters.process_table import HostSnapshot
 from berth.adapters.processes import OsProcesses
 from berth.domain.identity import ProcessIdentity
+from berth.domain.layout import state_file
 from berth.domain.models import SessionStatus
 from berth.domain.records import ProcessRecord, SessionRecord
 from berth.lifecycle import listing
@@ -220,6 +221,7 @@ def test_fast_rows_give_way(tmp_path: Path) -> None:
     )
     assert listing.host_rows(_store_with(tmp_path, [container]), live=False) is None
     assert listing.SCHEMA_VERSION == store_module.SCHEMA_VERSION
+    assert listing.state_file(tmp_path) == state_file(tmp_path)
     odd = tmp_path / "odd"
     odd.mkdir()
     path = _store_with(odd, [_record(1, SessionStatus.ACTIVE)])

@@ -6,8 +6,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from berth.domain.errors import BerthError, ErrorCode
-
 
 def find_main_root(start: Path) -> Path:
     """The main worktree of the repository containing `start` (works from a linked worktree too)."""
@@ -28,6 +26,8 @@ def find_main_root(start: Path) -> Path:
             stdin=subprocess.DEVNULL,
         )
     except OSError as exc:
+        from berth.domain.errors import BerthError, ErrorCode  # not at import: `berth ls` start-up
+
         raise BerthError(
             ErrorCode.NOT_A_GIT_REPO,
             f"git could not be run to find the repository of {start}: {exc.strerror or exc}",
@@ -35,6 +35,8 @@ def find_main_root(start: Path) -> Path:
         ) from exc
     lines = done.stdout.splitlines()
     if done.returncode != 0 or len(lines) < 2:
+        from berth.domain.errors import BerthError, ErrorCode
+
         raise BerthError(
             ErrorCode.NOT_A_GIT_REPO,
             f"{start} is not inside a git repository",

@@ -29,6 +29,7 @@ __all__ = [
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
+
 class OperationKind(StrEnum):
     UP = "up"
     DOWN = "down"

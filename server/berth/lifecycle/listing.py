@@ -1,6 +1,6 @@
 """`berth ls --json` and `berth status --json` for host-mode sessions without pydantic, the engine,
 GitPython or psutil: the session rows straight from the state file's JSON, the native services'
-views from the same rules `status` uses (modes/host/rows.py), printed in the wire shape of
+views from the same rules `status` uses (modes/native_rows.py), printed in the wire shape of
 `SessionView.to_wire()` (tests/unit/test_listing.py holds the two to the same output).
 
 Every function returns None when it cannot answer exactly like the engine would (no state file yet,
@@ -12,15 +12,24 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from berth.adapters.process_table import HostSnapshot
-from berth.modes.host.rows import native_row
+from berth.modes.native_rows import native_row
+
+if TYPE_CHECKING:
+    from berth.adapters.process_table import HostSnapshot
 
 SCHEMA_VERSION = 2
 """state.store.SCHEMA_VERSION (a unit test keeps the two equal; that module imports pydantic)."""
+STATE_PATH = (".berth", "state.db")
+"""domain.layout.state_file(root), relative to the root (a unit test keeps the two equal; that module
+defines dataclasses, whose creation alone costs `berth ls` milliseconds)."""
 _BUSY_MS = 10_000
 _STATUSES = frozenset({"pending", "active", "stopped"})
+
+
+def state_file(root: Path) -> Path:
+    return root.joinpath(*STATE_PATH)
 
 
 def read_bodies(state_file: Path) -> list[dict[str, Any]] | None:
@@ -54,7 +63,11 @@ def host_rows(state_file: Path, *, live: bool) -> list[dict[str, Any]] | None:
     try:
         if not all(_plain_host_row(b) for b in bodies):
             return None
-        host = HostSnapshot.take() if live else None
+        host = None
+        if live:
+            from berth.adapters.process_table import HostSnapshot
+
+            host = HostSnapshot.take()
         return [session_row(b, host) for b in bodies]
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
-
-from rich.console import Console
 
 from berth import __version__
-from berth.domain.errors import BerthError, ErrorCode
-from berth.frontends.cli.init import write_starter
-from berth.frontends.cli.logs import add_parser as add_logs_parser
-from berth.frontends.cli.maintenance import add_parsers as add_maintenance_parsers
-from berth.frontends.cli.render import (
-    ConsoleSink,
-    print_error,
-    print_receipt,
-    print_recovery,
-    print_session,
-    sessions_table,
-)
-from berth.lifecycle.engine import DownRequest, Engine, UpRequest
-from berth.lifecycle.workspace import Workspace
+from berth.lazy import lazy_attr
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `berth --version` imports nothing
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from rich.console import Console
+
+    from berth.domain.errors import BerthError, ErrorCode
+    from berth.frontends.cli.init import write_starter
+    from berth.frontends.cli.render import (
+        ConsoleSink,
+        print_error,
+        print_receipt,
+        print_recovery,
+        print_session,
+        sessions_table,
+    )
+    from berth.lifecycle.engine import DownRequest, Engine, UpRequest
+    from berth.lifecycle.workspace import Workspace
+else:  # imported by the command that uses it: `--version` and `ls/status --json` use none of them
+    Path = lazy_attr("pathlib", "Path")
+    BerthError = lazy_attr("berth.domain.errors", "BerthError")  # raised; main() catches the real class
+    ErrorCode = lazy_attr("berth.domain.errors", "ErrorCode")
+    write_starter = lazy_attr("berth.frontends.cli.init", "write_starter")
+    ConsoleSink = lazy_attr("berth.frontends.cli.render", "ConsoleSink")
+    print_error = lazy_attr("berth.frontends.cli.render", "print_error")
+    print_receipt = lazy_attr("berth.frontends.cli.render", "print_receipt")
+    print_recovery = lazy_attr("berth.frontends.cli.render", "print_recovery")
+    print_session = lazy_attr("berth.frontends.cli.render", "print_session")
+    sessions_table = lazy_attr("berth.frontends.cli.render", "sessions_table")
+    DownRequest = lazy_attr("berth.lifecycle.engine", "DownRequest")
+    Engine = lazy_attr("berth.lifecycle.engine", "Engine")
+    UpRequest = lazy_attr("berth.lifecycle.engine", "UpRequest")
+    Workspace = lazy_attr("berth.lifecycle.workspace", "Workspace")
 
 EXIT_ERROR = 1
 EXIT_UNHEALTHY = 3
@@ -33,6 +50,8 @@ EXIT_INTERRUPTED = 130
 
 
 def _port_override(text: str) -> tuple[str, int]:
+    import argparse
+
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=PORT, got {text!r}")
@@ -41,7 +60,34 @@ def _port_override(text: str) -> tuple[str, int]:
     return name, int(value)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands in for the parser of a command this run does not need: every call is ignored."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+
+class _OnlyOne:
+    """`add_subparsers()` that builds only the named command's parser (argparse spends tens of
+    milliseconds building all of them); `found` tells whether that command exists."""
+
+    def __init__(self, sub: Any, only: str) -> None:
+        self._sub, self._only, self.found = sub, only, False
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name != self._only:
+            return _Skipped()
+        self.found = True
+        return self._sub.add_parser(name, **kwargs)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (`only`) one holding just that command; see _parse."""
+    import argparse
+
+    from berth.frontends.cli.logs import add_parser as add_logs_parser
+    from berth.frontends.cli.maintenance import add_parsers as add_maintenance_parsers
+
     parser = argparse.ArgumentParser(prog="berth", description="One isolated dev environment per git branch.")
     parser.add_argument("--version", action="version", version=f"berth {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -49,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", type=Path, default=None, help="repository (default: the one containing cwd)"
     )
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub: Any = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    if only is not None:
+        sub = _OnlyOne(sub, only)
 
     p = sub.add_parser("init", parents=[common], help="write a starter berth.toml")
     p.add_argument("--force", action="store_true", help="overwrite an existing berth.toml")
@@ -125,13 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transport.add_argument("--tcp", metavar="HOST:PORT", default=None, help="listen on TCP (loopback only)")
     p.add_argument("--token-file", type=Path, default=None, help="where the TCP auth token is written")
+    if isinstance(sub, _OnlyOne) and not sub.found:
+        return build_parser()
     return parser
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """`berth exec SLUG [options] -- CMD ARGS…`: what follows the first `--` is the command, verbatim."""
-    parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
+    # `berth CMD ...` builds only CMD's parser; `berth`, `berth --help`, an unknown CMD: all of them
+    parser = build_parser(raw[0] if raw and not raw[0].startswith("-") else None)
     if "--" in raw:
         cut = raw.index("--")
         args = parser.parse_args(raw[:cut])
@@ -142,18 +193,26 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
-    out = Console(soft_wrap=True)
-    err = Console(stderr=True, soft_wrap=True)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw == ["--version"]:  # before the parser and any import: scripts call this constantly
+        print(f"berth {__version__}")
+        return 0
+    args = _parse(raw)
+    err: Console | None = None
     try:
+        fast = _fast_json(args)
+        if fast is not None:
+            return fast
+        from rich.console import Console as RichConsole
+
+        out = RichConsole(soft_wrap=True)
+        err = RichConsole(stderr=True, soft_wrap=True)
         return _COMMANDS[args.command](args, out, err)
-    except BerthError as exc:
-        _print_error(args, out, err, exc)
-        return EXIT_ERROR
     except KeyboardInterrupt:
+        from berth.domain.errors import BerthError, ErrorCode
+
         _print_error(
             args,
-            out,
             err,
             BerthError(
                 ErrorCode.CANCELLED,
@@ -162,16 +221,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
         return EXIT_INTERRUPTED
+    except Exception as exc:  # errors.py (dataclasses) is imported only when something went wrong
+        from berth.domain.errors import BerthError
+
+        if not isinstance(exc, BerthError):
+            raise
+        _print_error(args, err, exc)
+        return EXIT_ERROR
 
 
-def _print_error(args: argparse.Namespace, out: Console, err: Console, exc: BerthError) -> None:
+def _fast_json(args: argparse.Namespace) -> int | None:
+    """`ls --json` and `status --json` (every session) when all sessions run in host mode: the rows
+    straight from the state file, without rich, pydantic, GitPython or the engine
+    (lifecycle/listing.py). None: the command's own path answers."""
+    if not getattr(args, "json", False) or args.command not in ("ls", "status"):
+        return None
+    if args.command == "status" and args.slug:
+        return None
+    from berth.adapters.gitroot import find_main_root
+    from berth.lifecycle import listing
+
+    path = listing.state_file(find_main_root(args.root or Path.cwd()))
+    if not path.exists():
+        rows: list[dict[str, Any]] = []  # no session was ever recorded here (nothing to create for that)
+    else:
+        found = listing.host_rows(path, live=args.command == "status")
+        if found is None:
+            return None
+        rows = found
+    _emit({"sessions": rows})
+    return EXIT_UNHEALTHY if args.command == "status" and listing.unhealthy(rows) else 0
+
+
+def _print_error(args: argparse.Namespace, err: Console | None, exc: BerthError) -> None:
     if getattr(args, "json", False):
+        import json
+
         print(json.dumps({"error": exc.to_dict()}, indent=2))
     else:
+        if err is None:
+            from rich.console import Console as RichConsole
+
+            err = RichConsole(stderr=True, soft_wrap=True)
         print_error(err, exc, root=getattr(args, "root", None))
 
 
 def _emit(data: Any) -> None:
+    import json
+
     try:
         print(json.dumps(data, indent=2, default=str), flush=True)
     except BrokenPipeError:  # `berth ls --json | head` is fine

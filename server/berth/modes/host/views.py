@@ -1,5 +1,6 @@
 """How a session's native services look to clients: from the record alone (list), or live from one
-snapshot of the host's process and socket tables (status). The rules are in rows.py."""
+snapshot of the host's process and socket tables (status). The rules are in
+modes/native_rows.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.models import ServiceView
 from berth.domain.records import SessionRecord
-from berth.modes.host.rows import native_row
+from berth.modes.native_rows import native_row
 
 
 def native_service_views(

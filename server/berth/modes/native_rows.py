@@ -1,14 +1,14 @@
 """A native service's view as a plain dict in wire shape (camelCase, no None values): the one place
-its rules live. `views.py` validates it into a ServiceView; the CLI's fast `ls`/`status` prints it
+its rules live. `modes/host/views.py` validates it into a ServiceView; the CLI's fast `ls`/`status` prints it
 as is, without importing pydantic (lifecycle/listing.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from berth.adapters.process_table import HostSnapshot
-from berth.domain.identity import ProcessIdentity
+if TYPE_CHECKING:  # `ls` never probes the host: the snapshot's module (sockets, netlink) stays unloaded
+    from berth.adapters.process_table import HostSnapshot
 
 # The values of domain.models.ServiceState / SessionStatus (that module imports pydantic).
 RUNNING, STARTING, EXITED, WRONG_OWNER, STOPPED, UNMANAGED = (
@@ -36,6 +36,8 @@ def native_row(
     row["pid"] = proc["pid"]
     if host is None:
         return _done(row, RUNNING, proc)
+    from berth.domain.identity import ProcessIdentity  # only when live: `ls` makes no dataclass
+
     leader = ProcessIdentity(proc["pid"], proc["start_time"])
     tree = host.tree(leader)
     if not (host.alive(leader) or tree):
