@@ -331,6 +331,8 @@ def _exercise(run: Run) -> tuple[list[str], float]:
     return [f"{run.label}: {p}" for p in run.problems], time.monotonic() - started
 
 
+# about 4-5 min of fixtures side by side, more while the engine holds a stale endpoint (see Run)
+@pytest.mark.timeout(1800)
 def test_every_corpus_fixture_runs_as_two_berth_sessions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

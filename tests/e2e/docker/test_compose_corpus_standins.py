@@ -168,6 +168,7 @@ def _down(fx: Fixture, client: docker.DockerClient) -> subprocess.CompletedProce
     return down
 
 
+@pytest.mark.timeout(1200)  # about 2 min, more while the engine holds a stale endpoint
 def test_every_corpus_fixture_runs_on_standins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     started = time.monotonic()
     fixtures = load_fixtures()
