@@ -280,30 +280,23 @@ def build_rows(r: dict[str, Any]) -> list[dict[str, Any]]:
             limit,
             "ms",
         )
-    host = r.get("host")
-    if host:
-        raw = host["raw"]
-        for variant, label, limit in (("cli", "CLI", 2.0), ("inprocess", "warm engine", 1.15)):
+    # up+down through Berth vs the raw tools, per mode: (report key, what raw means, limits per variant)
+    for mode, raw_tools, limits in (
+        ("host", "raw", {"cli": 2.0, "inprocess": 1.15}),
+        ("container", "raw compose", {"cli": 1.3, "inprocess": 1.05}),
+    ):
+        figures = r.get(mode)
+        if not figures:
+            continue
+        raw = figures["raw"]
+        for variant, label in (("cli", "CLI"), ("inprocess", "warm engine")):
             add(
-                f"host up+down via the {label} vs raw",
-                f"<= {limit}x",
-                fmt_range(host[variant]) + " ms",
+                f"{mode} up+down via the {label} vs {raw_tools}",
+                f"<= {limits[variant]}x",
+                fmt_range(figures[variant]) + " ms",
                 fmt_range(raw) + " ms",
-                host[variant]["median"] / raw["median"],
-                limit,
-                "x",
-            )
-    container = r.get("container")
-    if container:
-        raw = container["raw"]
-        for variant, label, limit in (("cli", "CLI", 1.3), ("inprocess", "warm engine", 1.05)):
-            add(
-                f"container up+down via the {label} vs raw compose",
-                f"<= {limit}x",
-                fmt_range(container[variant]) + " ms",
-                fmt_range(raw) + " ms",
-                container[variant]["median"] / raw["median"],
-                limit,
+                figures[variant]["median"] / raw["median"],
+                limits[variant],
                 "x",
             )
     rpc = r.get("rpc")

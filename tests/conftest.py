@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import random
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from free_ports import free_block
+
 TESTS_DIR = Path(__file__).parent
 sys.path.insert(0, str(TESTS_DIR))
 REPO_ROOT = TESTS_DIR.parent
+
 BERTH = [sys.executable, "-m", "berth"]
 
 
@@ -24,26 +24,11 @@ def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def _port_block_free(base: int, width: int) -> bool:
-    for port in range(base, base + width):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                return False
-    return True
-
-
 @pytest.fixture
 def port_base() -> int:
-    """A base port whose neighbourhood (slots and search range) is free, spread per test worker. Kept
-    below the kernel's ephemeral range (32768+), where outgoing connections could take a port."""
-    rng = random.Random(os.getpid() * 7919 + random.randrange(1 << 30))
-    for _ in range(200):
-        base = rng.randrange(20000, 32600, 100)
-        if _port_block_free(base, 40):
-            return base
-    raise RuntimeError("no free port block found")
+    """A base port whose neighbourhood (slots and search range) is free. Kept below the kernel's
+    ephemeral range (32768+), where outgoing connections could take a port."""
+    return free_block(range(20000, 32600, 100), 40)
 
 
 RepoFactory = Callable[..., Path]

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import random
-import socket
 import subprocess
 import threading
 from pathlib import Path
 from typing import IO, Any
 
+from free_ports import free_block
 from waiting import wait_until
-
-
-def _free(base: int, width: int) -> bool:
-    for port in range(base, base + width):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                return False
-    return True
 
 
 def logs_port_base() -> int:
     """A base port in 41000-41999 (the logs tests' range) whose 100 neighbours are free."""
-    bases = list(range(41000, 41900, 100))
-    random.shuffle(bases)
-    for base in bases:
-        if _free(base, 100):
-            return base
-    raise RuntimeError("no free port block in 41000-41999")
+    return free_block(range(41000, 41900, 100), 100)
 
 
 def ticker(word: str, pause: float = 0.2) -> str:

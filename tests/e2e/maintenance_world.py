@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import psutil
 
+import free_ports
 from berth.domain.envnames import MARKER_ENV, process_marker
 from conftest import BERTH
 from waiting import wait_until
@@ -24,21 +23,7 @@ PORTS = range(43000, 43900, 100)
 
 
 def free_block(width: int = 100) -> int:
-    rng = random.Random(os.getpid() * 131 + random.randrange(1 << 30))
-    for _ in range(100):
-        base = rng.choice(PORTS)
-        if all(_free(p) for p in range(base, base + width)):
-            return base
-    raise RuntimeError("no free port block in 43000-43999")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+    return free_ports.free_block(PORTS, width)
 
 
 def berth(

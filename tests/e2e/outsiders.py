@@ -7,13 +7,14 @@ import contextlib
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
+
+import free_ports
+from waiting import wait_until
 
 GRABBER = Path(__file__).with_name("port_grabber.py")
 
@@ -41,10 +42,12 @@ def start_on_demand(folder: Path, pidfile: Path) -> psutil.Process:
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    deadline = time.monotonic() + 10
-    while not pidfile.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "the port grabber did not start"
-        time.sleep(0.01)
+
+    def started() -> bool:
+        assert proc.poll() is None, "the port grabber exited before it started"
+        return pidfile.exists()
+
+    wait_until(started, timeout=10, interval=0.01, what="the port grabber to start")
     return psutil.Process(proc.pid)
 
 
@@ -78,20 +81,11 @@ def stop(pidfile: Path) -> None:
         os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
-def free_block(start: int, stop_: int, step: int, width: int, *, first: int = 0) -> int:
-    """A base in range(start, stop_, step), from its `first`-th on (wrapping around), whose `width`
-    ports are all free."""
-    bases = list(range(start, stop_, step))
-    for base in bases[first % len(bases) :] + bases[: first % len(bases)]:
-        ok = True
-        for port in range(base, base + width):
-            with socket.socket() as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are free
-                try:
-                    sock.bind(("0.0.0.0", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError(f"no free block of {width} ports in {start}-{stop_}")
+PORTS = range(44000, 44930, 100)
+"""The port race and down plan tests' range: each takes a block of `width` ports at one of these."""
+
+
+def free_block(width: int) -> int:
+    """A base in PORTS whose `width` ports are free (the ports of connections a test of this range
+    just closed, in TIME_WAIT, count as free: Berth's probe sees them so too)."""
+    return free_ports.free_block(PORTS, width, time_wait_is_free=True)

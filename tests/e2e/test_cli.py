@@ -110,6 +110,15 @@ def test_human_output_carries_every_message_literally(make_repo: RepoFactory, ru
     assert f"hint: {as_json['hint']}" in human.stderr
 
 
+def test_human_output_never_turns_text_into_emoji(make_repo: RepoFactory, run_berth: Run) -> None:
+    """rich reads `:up:` as an emoji code even with markup off; a user's text keeps it as typed."""
+    repo = make_repo('mode = "host"\n')
+    as_json = json.loads(run_berth("down", "a:up:b", "--json", cwd=repo).stdout)["error"]
+    human = run_berth("down", "a:up:b", cwd=repo)
+    assert "'a:up:b'" in as_json["message"]
+    assert f"error [{as_json['code']}]: {as_json['message']}" in human.stderr
+
+
 def test_init_next_step_names_services_literally(tmp_path: Path, run_berth: Run) -> None:
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     result = run_berth("init", cwd=tmp_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -27,7 +26,7 @@ SLUG = "feat-plan"
 
 @pytest.fixture
 def repo(make_repo: RepoFactory) -> Path:
-    base = free_block(44000, 44930, 100, 70, first=random.randrange(0, 10))
+    base = free_block(70)
     return make_repo(host_toml(base))
 
 
@@ -155,7 +154,7 @@ def test_blockers_uncommitted_changes_and_commits_nothing_else_has(repo: Path, r
 
     forced = plan_of(run_berth, repo, "--force")
     assert forced["status"] == "removed" and "worktree" in kinds(forced["remove"])
-    assert "deleted with it (--force)" in forced["blockers"][0]["message"]
+    assert "deleted with it (forced)" in forced["blockers"][0]["message"]
 
     # the commit is on another branch now: no longer a blocker; a remote that has it works too
     git(repo, "branch", "keep-notes", "feat/plan")
@@ -187,7 +186,7 @@ def test_a_worktree_another_tool_locked_is_a_blocker_and_down_keeps_it(repo: Pat
     assert plan["status"] == "stopped"
     (blocker,) = plan["blockers"]
     assert blocker["kind"] == "lockedWorktree" and blocker["items"] == [str(worktree)]
-    assert "(agent run 42 in progress)" in blocker["message"] and "even with --force" in blocker["message"]
+    assert "(agent run 42 in progress)" in blocker["message"] and "even when forced" in blocker["message"]
 
     down = json.loads(run_berth("down", SLUG, "--force", "--json", cwd=repo).stdout)
     assert down["status"] == "stopped"

@@ -7,8 +7,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,27 +19,15 @@ from berth.adapters import envfile
 from conftest import BERTH, RepoFactory
 from e2e.host_config import host_toml
 from e2e.rpc.conftest import connect
+from free_ports import free_block
 
 EXEC_PORTS = range(42000, 43000, 100)
 """This file's port range (base, base+50 for api, their search ranges): no other test uses it."""
 
 
-def _block_free(base: int, width: int = 80) -> bool:
-    for port in range(base, base + width):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("0.0.0.0", port))
-            except OSError:
-                return False
-    return True
-
-
 @pytest.fixture
 def exec_base() -> int:
-    for base in random.sample(list(EXEC_PORTS), len(EXEC_PORTS)):
-        if _block_free(base):
-            return base
-    raise RuntimeError("no free port block in 42000-42999")
+    return free_block(EXEC_PORTS, 80)
 
 
 def berth(

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
+from docker_tier import docker_unavailable
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "compose"
 FIXTURES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -301,11 +302,12 @@ def test_checklist_tells_which_fixtures_have_each_feature(feature: str) -> None:
     assert sorted(_checklist()[feature]) == have
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI with compose v2")
 @pytest.mark.parametrize("name", FIXTURES)
 def test_config_json_is_what_compose_says_today(name: str) -> None:
     """config.json is `docker compose -p corpus ... config --format json` of the fixture (no engine needed),
     paths aside, so it cannot drift from the files beside it."""
+    if shutil.which("docker") is None:
+        docker_unavailable("needs the docker CLI with compose v2")
     d, m = CORPUS / name, _manifest(name)
     cmd = ["docker", "compose", "-p", "corpus"]
     for f in m["files"]:
@@ -316,7 +318,7 @@ def test_config_json_is_what_compose_says_today(name: str) -> None:
     env = {k: os.environ[k] for k in keep if k in os.environ} | {"PWD": str(d)}
     res = subprocess.run([*cmd, "config", "--format", "json"], cwd=d, env=env, capture_output=True, text=True)
     if res.returncode != 0 and "is not a docker command" in res.stderr:
-        pytest.skip("no compose v2 plugin")
+        docker_unavailable("no compose v2 plugin")
     assert res.returncode == 0, res.stderr
     recorded = (d / "config.json").read_text()
     # paths are absolute: move the recorded checkout's root (the fixture's ../ too) to this one's

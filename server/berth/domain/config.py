@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from berth.domain.envnames import port_env_name
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
+from berth.domain.layout import CONFIG_FILE
 
-CONFIG_FILE = "berth.toml"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 

@@ -56,6 +56,9 @@ def service_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+SLUG_ENV, SLOT_ENV, MODE_ENV = "BERTH_SLUG", "BERTH_SLOT", "BERTH_MODE"
+
+
 def session_identity_env(slug: str, slot: int, mode: str) -> dict[str, str]:
     """What every hook and service learns about its session."""
-    return {"BERTH_SLUG": slug, "BERTH_SLOT": str(slot), "BERTH_MODE": mode}
+    return {SLUG_ENV: slug, SLOT_ENV: str(slot), MODE_ENV: mode}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+CONFIG_FILE = "berth.toml"
 STATE_DIR = ".berth"
 STATE_FILE = "state.db"
 ENV_FILE_NAME = ".env.berth"

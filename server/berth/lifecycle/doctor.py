@@ -18,7 +18,15 @@ from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig
 from berth.domain.errors import BerthError
 from berth.domain.layout import state_file
-from berth.domain.models import Check, CheckStatus, DoctorReport, DoctorSummary, ServiceState, ServiceView
+from berth.domain.models import (
+    Check,
+    CheckStatus,
+    DoctorReport,
+    DoctorSummary,
+    ServiceState,
+    ServiceView,
+    SessionStatus,
+)
 from berth.domain.records import SessionRecord
 from berth.lifecycle import leftovers
 from berth.lifecycle.leftovers import Findings
@@ -281,7 +289,7 @@ def _views(doc: _Doctor, record: SessionRecord) -> list[ServiceView]:
 def _dead_services(doc: _Doctor) -> Check:
     items = []
     for record in doc.sessions:
-        if record.status.value != "active" or record.op_id is not None:
+        if record.status is not SessionStatus.ACTIVE or record.op_id is not None:
             continue
         for view in _views(doc, record):
             if view.state is ServiceState.EXITED:

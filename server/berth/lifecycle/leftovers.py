@@ -16,7 +16,7 @@ import psutil
 from berth.adapters import docker_engine
 from berth.adapters.git import user_changes
 from berth.domain.config import BerthConfig, Mode
-from berth.domain.envnames import MARKER_ENV, marker_op, marker_root
+from berth.domain.envnames import MARKER_ENV, SLUG_ENV, marker_op, marker_root
 from berth.domain.errors import BerthError
 from berth.domain.records import OperationRecord, SessionRecord
 from berth.lifecycle.workspace import Workspace
@@ -113,7 +113,7 @@ def marked_processes(root: Path) -> list[MarkedProcess]:
                 continue
             command = " ".join(proc.cmdline())[:120] or proc.name()
             found.append(
-                MarkedProcess(proc.pid, proc.info["create_time"], marker, env.get("BERTH_SLUG"), command)
+                MarkedProcess(proc.pid, proc.info["create_time"], marker, env.get(SLUG_ENV), command)
             )
         except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError, PermissionError, OSError):
             continue

@@ -22,10 +22,12 @@ from berth.domain.config import BerthConfig, Mode
 from berth.domain.envnames import MARKER_ENV
 from berth.domain.errors import BerthError, ErrorCode
 from berth.domain.events import EventSink, NullSink
+from berth.domain.identity import ProcessIdentity
 from berth.domain.models import KeptResource, PruneItem, PruneReport
 from berth.lifecycle import leftovers
 from berth.lifecycle.engine import DownRequest, Engine
 from berth.lifecycle.leftovers import EngineResource, Findings, MarkedProcess
+from berth.modes.compose.undo import Sweep
 
 ENGINE_KINDS = ("container", "network", "volume")
 
@@ -265,10 +267,8 @@ def _still_marked(victims: list[MarkedProcess]) -> list[tuple[MarkedProcess, psu
     for proc in victims:
         with contextlib.suppress(psutil.Error, OSError):
             live = psutil.Process(proc.pid)
-            if (
-                abs(live.create_time() - proc.start_time) < 0.01
-                and live.environ().get(MARKER_ENV) == proc.marker
-            ):
+            same_start = ProcessIdentity(proc.pid, proc.start_time).started_at(live.create_time())
+            if same_start and live.environ().get(MARKER_ENV) == proc.marker:
                 out.append((proc, live))
     return out
 
@@ -284,10 +284,8 @@ def _remove_engine_resources(engine: Engine, planned: PrunePlan) -> None:
     )
     with docker_engine.connect(leftovers.ENGINE_TIMEOUT_SECONDS * 10) as client:
         for project in projects:
-            labels = docker_engine.session_labels(project, str(root))
-            victims = docker_engine.containers(client, labels)
-            docker_engine.remove_containers(client, victims, volumes=planned.volumes)
-            docker_engine.remove_unused(client, labels, volumes_too=planned.volumes, spare=[])
+            sweep = Sweep(selector=docker_engine.session_labels(project, str(root)))
+            sweep.run(client, remove_volumes=planned.volumes)  # what stays, _receipt finds again
 
 
 def _receipt(engine: Engine, planned: PrunePlan, errors: dict[tuple[str, str], str]) -> PruneReport:

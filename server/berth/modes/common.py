@@ -256,7 +256,7 @@ def plan_worktree(p: DownPreview) -> None:
             DownBlocker(
                 kind="lockedWorktree",
                 message=f"the worktree is locked by another tool{f' ({lock})' if lock else ''}: down keeps "
-                "it, and the session as stopped, even with --force",
+                "it, and the session as stopped, even when forced",
                 items=[str(path)],
             )
         )
@@ -291,7 +291,7 @@ def plan_worktree(p: DownPreview) -> None:
                     DownBlocker(
                         kind="uncommittedChanges",
                         message=f"{len(changes)} uncommitted change(s) in the worktree are deleted with it "
-                        "(--force)",
+                        "(forced)",
                         items=changes,
                     )
                 )

@@ -18,33 +18,26 @@ import docker
 import pytest
 
 from conftest import REPO_ROOT
-
-
-def _required() -> bool:
-    return os.environ.get("BERTH_REQUIRE_DOCKER") == "1"
-
-
-def _unavailable(reason: str) -> None:
-    if _required():
-        pytest.fail(f"{reason} (BERTH_REQUIRE_DOCKER=1: the docker tests must run)", pytrace=False)
-    pytest.skip(reason)
+from docker_tier import docker_unavailable
 
 
 @pytest.fixture(scope="session")
 def docker_engine_ready() -> None:
     if reason := os.environ.get("BERTH_DOCKER_UNAVAILABLE"):
-        _unavailable(f"no Docker engine: {reason}")
+        docker_unavailable(f"no Docker engine: {reason}")
     script = REPO_ROOT / "scripts" / "ensure-docker.sh"
     res = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
     if res.returncode != 0:
         lines = (res.stderr or res.stdout).strip().splitlines()
-        _unavailable(f"no Docker engine or compose v2: {lines[-1] if lines else 'ensure-docker.sh failed'}")
+        docker_unavailable(
+            f"no Docker engine or compose v2: {lines[-1] if lines else 'ensure-docker.sh failed'}"
+        )
     from dockerimages import BusyboxUnavailable, ensure_test_images
 
     try:
         ensure_test_images()
     except BusyboxUnavailable as exc:  # any other error is a bug to see, not a reason to skip
-        _unavailable(f"cannot build the offline test image: {exc}")
+        docker_unavailable(f"cannot build the offline test image: {exc}")
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +139,22 @@ def berth_toml(
     if hooks:
         text += "[hooks]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in hooks.items())
     return text
+
+
+def container_repo(
+    make_repo: Callable[..., Path],
+    prefix: str,
+    services: str,
+    *compose_services: str,
+    volumes: Sequence[str] = (),
+    files: Mapping[str, str] | None = None,
+) -> Path:
+    """A repository in container mode: berth.toml declares `services` (docker_service entries) over a
+    compose.yml of `compose_services` and its named `volumes`, beside any other `files`."""
+    return make_repo(
+        berth_toml("container", prefix, services=services),
+        files={"compose.yml": compose_file(*compose_services, volumes=volumes), **(files or {})},
+    )
 
 
 def docker_service(name: str, base_port: int, *, compose: str | None = None, timeout: float = 60) -> str:

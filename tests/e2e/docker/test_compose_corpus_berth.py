@@ -30,7 +30,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,20 +225,26 @@ def _check_session(run: Run, client: docker.DockerClient, session: Mapping[str, 
     return view
 
 
-def _down_both(run: Run, slugs: list[str]) -> None:
-    downs = [
+def _at_once(run: Run, command: str, targets: Sequence[str], timeout: float) -> list[tuple[int, str, str]]:
+    """`berth <command> <target> --json` for every target as processes running side by side: the exit
+    status, stdout and stderr of each, in order."""
+    procs = [
         subprocess.Popen(
-            [*BERTH, "down", s, "--json"],
+            [*BERTH, command, target, "--json"],
             cwd=run.repo,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for s in slugs
+        for target in targets
     ]
-    for slug, proc in zip(slugs, downs, strict=True):
-        out, err = proc.communicate(timeout=300)
-        if proc.returncode == 0:
+    outputs = [p.communicate(timeout=timeout) for p in procs]
+    return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
+
+
+def _down_both(run: Run, slugs: list[str]) -> None:
+    for slug, (code, out, err) in zip(slugs, _at_once(run, "down", slugs, timeout=300), strict=True):
+        if code == 0:
             continue
         stale = (
             (json.loads(out).get("error", {}).get("details") or {}).get("stale_networks")
@@ -246,7 +252,7 @@ def _down_both(run: Run, slugs: list[str]) -> None:
             else None
         )
         if not stale:
-            run.problems.append(f"{slug}: down exit {proc.returncode}: {out[-1500:]}{err[-1500:]}")
+            run.problems.append(f"{slug}: down exit {code}: {out[-1500:]}{err[-1500:]}")
             continue
         # the engine's bug: Berth reported exactly the networks it keeps, and kept the session so that
         # its remedy, taking it down again, can finish once the engine lets go of them
@@ -278,31 +284,21 @@ def _exercise(run: Run) -> tuple[list[str], float]:
     try:
         with machine_state(run.fx, client):
             before_images = {t for i in client.api.images() for t in i.get("RepoTags") or []}
-            ups = [
-                subprocess.Popen(
-                    [*BERTH, "up", b, "--json"],
-                    cwd=run.repo,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for b in BRANCHES
-            ]
-            results = [(p, *p.communicate(timeout=UP_TIMEOUT)) for p in ups]
-            sessions = [json.loads(out) for p, out, _ in results if p.returncode == 0]
+            results = _at_once(run, "up", BRANCHES, timeout=UP_TIMEOUT)
+            sessions = [json.loads(out) for code, out, _ in results if code == 0]
             expected = _expected_failure(run)
             if expected:
-                for p, out, err in results:
+                for code, out, err in results:
                     error = json.loads(out).get("error", {}) if out.strip() else {}
                     text = f"{error.get('code')} {error.get('message')} {json.dumps(error.get('details'))}"
-                    if p.returncode != 1 or not re.search(expected, text, re.S):
+                    if code != 1 or not re.search(expected, text, re.S):
                         run.problems.append(
-                            f"expected a failure matching {expected!r}, got {p.returncode}: {text[:1500]}{err[-600:]}"
+                            f"expected a failure matching {expected!r}, got {code}: {text[:1500]}{err[-600:]}"
                         )
             else:
-                for p, out, err in results:
-                    if p.returncode != 0:
-                        run.problems.append(f"up exit {p.returncode}: {out[-2500:]}{err[-1500:]}")
+                for code, out, err in results:
+                    if code != 0:
+                        run.problems.append(f"up exit {code}: {out[-2500:]}{err[-1500:]}")
                 views = [_check_session(run, client, s) for s in sessions]
                 if len(views) == 2:
                     for kind in ("containers", "networks", "volumes"):

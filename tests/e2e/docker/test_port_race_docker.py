@@ -5,7 +5,6 @@ engine's resources, changing none."""
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +17,7 @@ from berth.lifecycle.workspace import Workspace
 from berth.modes.context import UpRequest
 from conftest import RepoFactory
 from e2e.docker.docker_world import (
-    berth_toml,
-    compose_file,
+    container_repo,
     data_service,
     docker_service,
     http_get,
@@ -37,16 +35,19 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def base() -> int:
-    return free_block(44000, 44930, 100, 40, first=random.randrange(0, 10))
+    return free_block(40)
 
 
 def test_a_docker_port_taken_before_compose_up_is_re_leased(
     make_repo: RepoFactory, base: int, tmp_path: Path
 ) -> None:
     prefix = f"br{base}"
-    repo = make_repo(
-        berth_toml("container", prefix, services=docker_service("web", base)),
-        files={"compose.yml": compose_file(web_service(ports='["8080:8080"]')), "www/index.html": "hi\n"},
+    repo = container_repo(
+        make_repo,
+        prefix,
+        docker_service("web", base),
+        web_service(ports='["8080:8080"]'),
+        files={"www/index.html": "hi\n"},
     )
     pidfile = tmp_path / "outsider.pid"
     envfile = repo / ".berth" / "worktrees" / "feat-race" / ".env.berth"
@@ -91,9 +92,8 @@ def test_down_dry_run_of_a_docker_session_lists_the_engine_resources_and_changes
     make_repo: RepoFactory, base: int, run_berth: Run
 ) -> None:
     prefix = f"bp{base}"
-    repo = make_repo(
-        berth_toml("container", prefix, services=docker_service("data", base)),
-        files={"compose.yml": compose_file(data_service(), volumes=["data-volume"])},
+    repo = container_repo(
+        make_repo, prefix, docker_service("data", base), data_service(), volumes=["data-volume"]
     )
     assert run_berth("up", "feat/plan", cwd=repo).returncode == 0
     project = f"{prefix}_feat-plan"

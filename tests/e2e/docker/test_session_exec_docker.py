@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import pty
-import random
 import select
 import subprocess
 import time
@@ -23,7 +22,8 @@ from pygls.exceptions import JsonRpcException
 from conftest import BERTH, RepoFactory
 from e2e.docker.docker_world import berth_toml, compose_file, docker_service, labelled, web_service
 from e2e.rpc.conftest import connect
-from e2e.test_session_env import EXEC_PORTS, _block_free
+from e2e.test_session_env import EXEC_PORTS
+from free_ports import free_block
 
 pytestmark = pytest.mark.docker
 
@@ -37,7 +37,7 @@ def berth(repo: Path, *args: str, stdin: str | None = None) -> subprocess.Comple
 @pytest.fixture
 def container_session(make_repo: RepoFactory) -> Iterator[tuple[Path, str, int]]:
     """A container-mode session `feat-box` whose `web` service serves the branch's www/."""
-    base = next(b + 60 for b in random.sample(list(EXEC_PORTS), len(EXEC_PORTS)) if _block_free(b + 60, 30))
+    base = free_block([b + 60 for b in EXEC_PORTS], 30)
     prefix = f"bx{base}"
     web = web_service(extra='    volumes: ["./www:/www:ro"]\n')
     repo = make_repo(

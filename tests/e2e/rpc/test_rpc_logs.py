@@ -9,7 +9,6 @@ import contextlib
 import json
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from conftest import RepoFactory
 from e2e.logs_world import host_logs_toml, logs_port_base, ticker, wait_for_lines
 from e2e.rpc.conftest import BerthClient, connect, start_tcp_server, stop_process_group, wait_until
 from e2e.rpc.rawconn import RawConnection
+from waiting import wait_until as wait_until_sync
 
 
 @pytest.fixture
@@ -158,10 +158,12 @@ def test_a_client_that_does_not_read_gets_a_skipped_marker_and_the_server_stays_
         conn.send({"jsonrpc": "2.0", "id": 1, "method": "berth/logs", "params": follow})
 
         log = repo / ".berth" / "logs" / "feat-spam" / "spam.log"
-        deadline = time.monotonic() + 120
-        while not (log.exists() and log.read_bytes().count(b"\n") >= SPAM_LINES):
-            assert time.monotonic() < deadline, "the spammer did not finish"
-            time.sleep(0.2)
+        wait_until_sync(
+            lambda: log.exists() and log.read_bytes().count(b"\n") >= SPAM_LINES,
+            timeout=120,
+            interval=0.2,
+            what="the spammer to finish",
+        )
         rss = psutil.Process(server.pid).memory_info().rss
 
         notes: list[dict[str, Any]] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from berth.domain.config import CONFIG_FILE, Mode
+from berth.domain.config import Mode
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
-from berth.domain.layout import find_compose_file
+from berth.domain.layout import CONFIG_FILE, find_compose_file
 
 _TEMPLATE = """\
 # Berth: one isolated environment per git branch. Reference: README.md ("Configuration").

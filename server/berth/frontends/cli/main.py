@@ -203,10 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fast = _fast_json(args)
         if fast is not None:
             return fast
-        from rich.console import Console as RichConsole
-
-        out = RichConsole(soft_wrap=True)
-        err = RichConsole(stderr=True, soft_wrap=True)
+        out = _console()
+        err = _console(stderr=True)
         return _COMMANDS[args.command](args, out, err)
     except KeyboardInterrupt:
         from berth.domain.errors import BerthError, ErrorCode
@@ -228,6 +226,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _print_error(args, err, exc)
         return EXIT_ERROR
+
+
+class _LazyConsole:
+    """A rich Console built on its first use: a command that prints only JSON (or serves a
+    protocol) never imports rich."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console as RichConsole
+
+            # emoji=False: rich turns `:up:` into an emoji even with markup off; messages are user text
+            self._console = RichConsole(stderr=self._stderr, soft_wrap=True, emoji=False)
+        return getattr(self._console, name)
+
+
+def _console(stderr: bool = False) -> Console:
+    return _LazyConsole(stderr)  # type: ignore[return-value]  # a Console to every caller
 
 
 def _fast_json(args: argparse.Namespace) -> int | None:
@@ -259,11 +278,7 @@ def _print_error(args: argparse.Namespace, err: Console | None, exc: BerthError)
 
         print(json.dumps({"error": exc.to_dict()}, indent=2))
     else:
-        if err is None:
-            from rich.console import Console as RichConsole
-
-            err = RichConsole(stderr=True, soft_wrap=True)
-        print_error(err, exc, root=getattr(args, "root", None))
+        print_error(err or _console(stderr=True), exc, root=getattr(args, "root", None))
 
 
 def _emit(data: Any) -> None:
@@ -351,7 +366,7 @@ def _cmd_ls(args: argparse.Namespace, out: Console, err: Console) -> int:
     elif not sessions:
         out.print("No sessions. Start one with `berth up <branch>`.", markup=False)
     else:
-        out.print(sessions_table(sessions, live=False))
+        out.print(sessions_table(sessions))
     return 0
 
 

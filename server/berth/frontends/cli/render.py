@@ -63,7 +63,7 @@ class ConsoleSink:
         pass
 
 
-def sessions_table(sessions: list[SessionView], *, live: bool) -> Table:
+def sessions_table(sessions: list[SessionView]) -> Table:
     table = Table(box=None, header_style="bold")
     for column in ("SLUG", "MODE", "SLOT", "STATUS", "PORTS", "BRANCH", "STARTED"):
         table.add_column(column)

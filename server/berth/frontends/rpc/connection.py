@@ -20,8 +20,8 @@ from berth import __version__
 from berth.domain.cancel import CancelToken
 from berth.domain.errors import BerthError, ErrorCode
 from berth.frontends.rpc.app import BerthApp
+from berth.frontends.rpc.catalog import capabilities
 from berth.frontends.rpc.glue import converter_factory, to_jsonrpc_error
-from berth.frontends.rpc.protocol import capabilities
 from berth.frontends.rpc.roots import RootCache, resolve_root, uri_to_path
 
 T = TypeVar("T")

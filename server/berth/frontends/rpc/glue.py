@@ -1,5 +1,9 @@
 """pygls glue: keep custom params as plain JSON, validate them with pydantic, map errors.
 
+Nothing here imports pydantic, the wire models or the handlers at module level: every method is
+registered by name at start-up and its handler and params model are loaded on its first request,
+so `initialize` is answered first.
+
 pygls structures params of methods lsprotocol does not know into lossy namedtuples and drops a
 request that has no `params` at all; the hooks below keep raw dicts (and default `params` to None)
 so every request reaches a handler and gets an answer."""
@@ -7,26 +11,31 @@ so every request reaches a handler and gets an answer."""
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cattrs import Converter
 from lsprotocol import types
-from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import default_converter
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
 from berth.domain.errors import BerthError, ErrorCode, OperationCancelled
-from berth.frontends.rpc.protocol import ERROR_NUMBERS
+from berth.frontends.rpc.catalog import ERROR_NUMBERS
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 logger = logging.getLogger(__name__)
-ParamsT = TypeVar("ParamsT", bound=BaseModel)
+ParamsT = TypeVar("ParamsT", bound="BaseModel")
+
+
+def _is_pydantic_model(t: Any) -> bool:
+    """A wire model class, recognised without importing pydantic (loaded after `initialize`)."""
+    return isinstance(t, type) and hasattr(t, "model_dump") and hasattr(t, "model_fields")
 
 
 def _keep_raw(obj: dict[str, Any], cls: type[Any]) -> Any:
@@ -40,22 +49,24 @@ def converter_factory() -> Converter:
     for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
         conv.register_structure_hook(cls, _keep_raw)
     conv.register_unstructure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, BaseModel),
-        lambda m: m.model_dump(mode="json", by_alias=True, exclude_none=True),
+        _is_pydantic_model, lambda m: m.model_dump(mode="json", by_alias=True, exclude_none=True)
     )
-    conv.register_unstructure_hook(Prebuilt, lambda m: m.wire)  # registered last: wins over BaseModel's
+    conv.register_unstructure_hook(Prebuilt, lambda m: m.wire)
     return conv
 
 
-class Prebuilt(BaseModel):
+class Prebuilt:
     """A result already in wire shape (e.g. a cached `berth/list`): sent as is, not re-serialised.
     Only for results whose shape the method's result model defines."""
 
-    wire: dict[str, Any]
+    __slots__ = ("wire",)
+
+    def __init__(self, wire: dict[str, Any]) -> None:
+        self.wire = wire
 
     @classmethod
     def of(cls, wire: dict[str, Any]) -> Prebuilt:
-        return cls.model_construct(wire=wire)
+        return cls(wire)
 
 
 def describe_validation_error(exc: ValidationError) -> list[dict[str, Any]]:
@@ -70,6 +81,8 @@ def describe_validation_error(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def validate_params(method: str, model: type[ParamsT], raw: Any) -> ParamsT:
+    from pydantic import ValidationError
+
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -124,15 +137,19 @@ def internal_error(exc: Exception) -> JsonRpcException:
     )
 
 
-Handler = Callable[[Any, Any], Awaitable[BaseModel]]
+Handler = Callable[[Any, Any], Awaitable[Any]]
 """`fn(server, params)`: the params arrive validated as the method's params model."""
 
+Resolver = Callable[[str], "tuple[type[BaseModel], Handler]"]
+"""The params model and the handler of a method, imported on its first request."""
 
-def register_method(server: LanguageServer, name: str, model: type[BaseModel], fn: Handler) -> None:
-    """Register `fn(ls, params)` for `name`, with pydantic validation and Berth error mapping."""
 
-    @functools.wraps(fn)
+def register_method(server: LanguageServer, name: str, resolve: Resolver) -> None:
+    """Register `name`; on each request, validate its params with the model `resolve` gives, run
+    its handler and map Berth errors."""
+
     async def handler(ls: LanguageServer, raw: Any) -> Any:
+        model, fn = resolve(name)
         params = validate_params(name, model, raw)
         try:
             return await fn(ls, params)
@@ -144,10 +161,5 @@ def register_method(server: LanguageServer, name: str, model: type[BaseModel], f
             report_internal_error(ls, name, exc)
             raise internal_error(exc) from exc
 
-    handler.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("ls", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter("raw", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        ]
-    )
+    handler.__name__ = handler.__qualname__ = f"handle {name}"
     server.feature(name)(handler)

@@ -1,12 +1,9 @@
-"""The handler of every `berth/*` method: validate, resolve the root, run one engine call off the
-event loop, return its result. `build_server` registers them from the protocol's method table."""
+"""The handler of every `berth/*` method: resolve the root, run one engine call off the event loop,
+return its result. Imported on the first request (server.py registers the methods by name)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING
 
 from berth.domain.errors import BerthError
 from berth.domain.models import (
@@ -18,9 +15,8 @@ from berth.domain.models import (
     TeardownReceipt,
 )
 from berth.domain.slug import slug_for_branch
-from berth.frontends.rpc.app import BerthApp
 from berth.frontends.rpc.connection import BerthServer
-from berth.frontends.rpc.glue import Prebuilt, register_method
+from berth.frontends.rpc.glue import Handler, Prebuilt
 from berth.frontends.rpc.logs import handle_logs
 from berth.frontends.rpc.progress import Operation, event_sink
 from berth.frontends.rpc.protocol import (
@@ -41,6 +37,8 @@ from berth.frontends.rpc.protocol import (
 from berth.lazy import lazy_attr, lazy_module
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from berth.lifecycle import prune
     from berth.lifecycle.doctor import diagnose
     from berth.lifecycle.engine import DownRequest, Engine, UpRequest
@@ -159,8 +157,6 @@ async def handle_prune(ls: BerthServer, p: PruneParams) -> PruneReport:
     return await ls.run_blocking(run)
 
 
-Handler = Callable[[BerthServer, Any], Awaitable[BaseModel]]
-
 HANDLERS: dict[str, Handler] = {
     "berth/up": handle_up,
     "berth/down": handle_down,
@@ -175,9 +171,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def build_server(app: BerthApp) -> BerthServer:
-    server = BerthServer(app)
-    for name, (params, _result) in METHODS.items():
-        register_method(server, name, params, HANDLERS[name])
-    app.connections.add(server)
-    return server
+def resolve(name: str) -> tuple[type[BaseModel], Handler]:
+    """The params model and the handler of the method `name`."""
+    return METHODS[name][0], HANDLERS[name]

@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from berth.domain.errors import BerthError, ErrorCode
 from berth.frontends.rpc.app import BerthApp
 from berth.frontends.rpc.connection import BerthServer
-from berth.frontends.rpc.handlers import build_server
+from berth.frontends.rpc.methods import build_server
 from berth.frontends.rpc.transport import StdoutWriter, ThreadedStdin, serve_frames
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
-"""The wire protocol: every method's params and result, every notification, every error code.
+"""The wire protocol: every method's params and result and every notification, as pydantic models.
 
-These pydantic models are the single source of truth; `protocol/berth-protocol.json` is generated
+They and catalog.py (names, error numbers: what `initialize` needs before pydantic is imported) are
+the single source of truth; `protocol/berth-protocol.json` is generated
 from them (`python -m berth.frontends.rpc.schema --write`) and a test fails when it is stale."""
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from berth.domain.models import (
     TeardownReceipt,
     WireModel,
 )
-from berth.domain.slug import SLUG_RULE
 from berth.domain.undo import UndoState
+from berth.frontends.rpc.catalog import (
+    ERROR_NUMBERS,
+    METHOD_NAMES,
+    NOTIFICATION_NAMES,
+    PROTOCOL_VERSION,
+)
 
-PROTOCOL_VERSION = 2
+__all__ = ["ERROR_NUMBERS", "PROTOCOL_VERSION"]  # re-exported for schema.py
+
 DEFAULT_RPC_TAIL = 200
 
 
@@ -214,54 +221,5 @@ NOTIFICATIONS: dict[str, type[WireModel]] = {
     "berth/logLine": LogLineNotification,
 }
 
-# Stable numbers outside JSON-RPC's and LSP's reserved ranges; never renumber, only append.
-ERROR_NUMBERS: dict[ErrorCode, int] = {
-    ErrorCode.CONFIG_MISSING: 1001,
-    ErrorCode.CONFIG_INVALID: 1002,
-    ErrorCode.NOT_A_GIT_REPO: 1003,
-    ErrorCode.ROOT_INVALID: 1004,
-    ErrorCode.INVALID_BRANCH: 1005,
-    ErrorCode.INVALID_SLUG: 1006,
-    ErrorCode.INVALID_ARGUMENT: 1007,
-    ErrorCode.UNKNOWN_SERVICE: 1008,
-    ErrorCode.SLUG_CONFLICT: 1009,
-    ErrorCode.SLOTS_EXHAUSTED: 1010,
-    ErrorCode.PORT_IN_USE: 1011,
-    ErrorCode.PORT_EXHAUSTED: 1012,
-    ErrorCode.HOOK_FAILED: 1013,
-    ErrorCode.SPAWN_FAILED: 1014,
-    ErrorCode.SERVICE_NOT_READY: 1015,
-    ErrorCode.WORKTREE_FAILED: 1016,
-    ErrorCode.WORKTREE_NOT_FOUND: 1017,
-    ErrorCode.WORKTREE_EXISTS: 1018,
-    ErrorCode.SESSION_NOT_FOUND: 1019,
-    ErrorCode.SESSION_BUSY: 1020,
-    ErrorCode.STATE_CORRUPT: 1021,
-    ErrorCode.CANCELLED: 1022,
-    # 1023 was ROLLBACK_INCOMPLETE (never raised; a failed rollback is in details.rollback): not reused
-    ErrorCode.DOCKER_UNAVAILABLE: 1024,
-    ErrorCode.COMPOSE_UNAVAILABLE: 1025,
-    ErrorCode.COMPOSE_FAILED: 1026,
-    ErrorCode.COMPOSE_FILE_INVALID: 1027,
-    ErrorCode.AUTH_FAILED: 1028,
-    ErrorCode.CONFIG_EXISTS: 1029,
-    ErrorCode.MODE_MISMATCH: 1030,
-    ErrorCode.PROJECT_CONFLICT: 1031,
-    ErrorCode.CONNECTION_CLOSING: 1032,
-    ErrorCode.COMPOSE_UNSUPPORTED: 1033,
-    ErrorCode.PORT_NOT_PUBLISHED: 1034,
-    ErrorCode.SESSION_STOPPED: 1035,
-    ErrorCode.SERVICE_NOT_RUNNING: 1036,
-    ErrorCode.CONFIRMATION_REQUIRED: 1037,
-    ErrorCode.INTERNAL: 1099,
-}
-
-
-def capabilities() -> dict[str, Any]:
-    """`capabilities.experimental.berth` of the initialize result."""
-    return {
-        "protocolVersion": PROTOCOL_VERSION,
-        "methods": sorted(METHODS),
-        "notifications": sorted(NOTIFICATIONS),
-        "slugRule": SLUG_RULE,
-    }
+if set(METHODS) != set(METHOD_NAMES) or set(NOTIFICATIONS) != set(NOTIFICATION_NAMES):
+    raise RuntimeError("protocol.py and catalog.py disagree on the method or notification names")

@@ -9,8 +9,8 @@ from pathlib import Path
 from pygls.uris import to_fs_path
 
 from berth.adapters.gitroot import find_main_root
-from berth.domain.config import CONFIG_FILE
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
+from berth.domain.layout import CONFIG_FILE
 
 
 def uri_to_path(uri: str) -> Path | None:

@@ -12,9 +12,9 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from berth.domain.errors import BerthError
-from berth.frontends.rpc.protocol import SessionChangedNotification
 
 if TYPE_CHECKING:  # the engine's modules load on the first request, after `initialize` is answered
+    from berth.frontends.rpc.protocol import SessionChangedNotification
     from berth.lifecycle.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ class SessionWatcher:
 
     def _changes(self, key: str, ws: Workspace) -> list[SessionChangedNotification]:
         """What changed since the last look (blocking: reads the state file)."""
+        from berth.frontends.rpc.protocol import SessionChangedNotification
         from berth.lifecycle.views import session_view
 
         if not ws.layout.state_file.exists():
