@@ -124,7 +124,10 @@ def test_doctor_finds_and_prune_removes_what_crashes_left(
     (root / ".berth/worktrees/junk/data").write_text("unknown")
     # a lease whose session row is gone (as an older berth, or a hand-edited state file, leaves it)
     with sqlite3.connect(root / ".berth/state.db") as conn:
-        conn.execute("INSERT INTO leases VALUES (?, 'tcp', 'lost', 'web', NULL)", (port_base + 99,))
+        conn.execute(
+            "INSERT INTO leases (port, protocol, slug, service, op_id) VALUES (?, 'tcp', 'lost', 'web', NULL)",
+            (port_base + 99,),
+        )
     try:
         code, report = doctor(repo)
         assert code == 0, "only leftovers and drift: no required check fails"

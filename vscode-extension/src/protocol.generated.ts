@@ -521,6 +521,10 @@ export interface ServiceView {
    */
   container?: string | null;
   /**
+   * Where a docker service's port is reached from this machine (the engine's host; 127.0.0.1 for a local engine).
+   */
+  host?: string | null;
+  /**
    * Where a native service's output goes.
    */
   logPath?: string | null;
@@ -556,6 +560,10 @@ export interface SessionView {
    * An operation on this session is in flight.
    */
   busy?: boolean;
+  /**
+   * The Docker engine the session runs on (docker modes): its URL, context and the rule that chose it at up.
+   */
+  engine?: string | null;
   /**
    * Resources the session uses but shares with others (external docker networks and volumes, host paths outside the worktree that services bind-mount): never renamed, never removed.
    */
@@ -650,6 +658,10 @@ export interface UpParams {
    * Start only these native services (default: all).
    */
   services?: string[] | null;
+  /**
+   * The docker context a new session's containers run on (beats berth.toml `engine` and DOCKER_HOST); an existing session stays on the engine it was created on.
+   */
+  context?: string | null;
   /**
    * LSP work-done progress token.
    */

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from berth.adapters.docker_endpoint import subprocess_env
 from berth.adapters.processes import wait_or_cancel
 from berth.domain.cancel import CancelToken
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.envnames import MARKER_ENV
 from berth.domain.errors import BerthError, ErrorCode, OperationCancelled
 
@@ -165,16 +167,22 @@ def run(
     *,
     cwd: Path,
     env: Mapping[str, str],
+    endpoint: Endpoint,
     cancel: CancelToken,
     on_line: Callable[[str], None] | None = None,
     marker: str | None = None,
 ) -> ComposeRun:
-    """Run one compose command to completion (no exception on a non-zero exit: see `check`)."""
+    """Run one compose command to completion on `endpoint`'s engine (no exception on a non-zero
+    exit: see `check`)."""
     cancel.check()
     argv = [*cli.argv, "--progress", cli.progress_mode, "-p", project]
     for f in files:
         argv += ["-f", str(f)]
-    child_env = {**env, **_shell_in(cwd), "COMPOSE_IGNORE_ORPHANS": "true"}  # other groups are not orphans
+    child_env = {
+        **subprocess_env(endpoint, env),
+        **_shell_in(cwd),
+        "COMPOSE_IGNORE_ORPHANS": "true",  # other groups are not orphans
+    }
     if marker:
         child_env[MARKER_ENV] = marker
     try:
@@ -240,6 +248,7 @@ def config(
     profiles: Sequence[str],
     cwd: Path,
     env: Mapping[str, str],
+    endpoint: Endpoint,
     consistent: bool = True,
 ) -> dict[str, Any]:
     """Compose's normalised model of the project (`config --format json`); without `files`, compose
@@ -254,7 +263,7 @@ def config(
         res = subprocess.run(
             [*argv, "config", *([] if consistent else ["--no-consistency"]), "--format", "json"],
             cwd=cwd,
-            env={**env, **_shell_in(cwd)},
+            env={**subprocess_env(endpoint, env), **_shell_in(cwd)},
             capture_output=True,
             text=True,
             timeout=_CONFIG_TIMEOUT,

@@ -5,14 +5,14 @@ and removes what compose left behind, never anything without the session's label
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.errors import BerthError, ErrorCode
 
 if TYPE_CHECKING:  # the SDK (with requests/urllib3) is imported on first use: host mode never pays for it
@@ -77,51 +77,75 @@ class Inventory:
     """Images built for the session (compose builds carry the session's labels)."""
 
 
-def unavailable(what: str) -> BerthError:
-    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+def unavailable(endpoint: Endpoint, what: str) -> BerthError:
+    remote = not endpoint.local
     return BerthError(
         ErrorCode.DOCKER_UNAVAILABLE,
-        f"no Docker engine answers at {host} ({what})",
-        "start the engine (e.g. `sudo systemctl start docker`, or `bash scripts/ensure-docker.sh`) "
-        "or point DOCKER_HOST at one, then retry; nothing was created",
+        f"no Docker engine answers at {endpoint.describe()}: {what}",
+        (
+            "check that the engine runs and is reachable from here, and its TLS material "
+            "(`docker --context NAME info`, or DOCKER_HOST/DOCKER_CERT_PATH), then retry; nothing was created"
+            if remote
+            else "start the engine (e.g. `sudo systemctl start docker`, or `bash scripts/ensure-docker.sh`) "
+            "or point DOCKER_HOST at one, then retry; nothing was created"
+        ),
+        endpoint=endpoint.host,
+        rule=endpoint.rule.value,
+        reason=what,
     )
 
 
 @contextlib.contextmanager
-def connect(timeout: int | None = _API_TIMEOUT) -> Iterator[DockerClient]:
-    """A client for one short conversation; DOCKER_UNAVAILABLE when the engine does not answer.
-    `timeout=None` for a stream that may stay quiet for long (following logs)."""
-    import docker
+def connect(endpoint: Endpoint, timeout: int | None = _API_TIMEOUT) -> Iterator[DockerClient]:
+    """A client of `endpoint` for one short conversation; DOCKER_UNAVAILABLE when the engine does not
+    answer. `timeout=None` for a stream that may stay quiet for long (following logs)."""
     import docker.errors
 
-    host = os.environ.get("DOCKER_HOST", "")
+    from berth.adapters import docker_endpoint
+
     try:
-        # None (no read timeout) is passed on to requests as is; the stubs only allow an int
-        client = docker.from_env(timeout=cast(int, timeout), version=_api_versions.get(host, "auto"))
-    except docker.errors.DockerException as exc:
-        raise unavailable(_short(exc)) from exc
-    _api_versions[host] = client.api.api_version  # negotiated once per engine, not per conversation
+        version = _api_versions.get(endpoint.host)
+        if version is None:  # negotiated once per engine, not per conversation
+            version = docker_endpoint.negotiated_version(
+                endpoint, timeout=min(timeout or _PING_TIMEOUT, _PING_TIMEOUT)
+            )
+            _api_versions[endpoint.host] = version
+        client = docker_endpoint.client(endpoint, timeout=timeout, version=version)
+    except (docker.errors.DockerException, ConnectionError, OSError) as exc:
+        raise unavailable(endpoint, _short(exc)) from exc
     try:
         yield client
     except docker.errors.APIError:
         raise
     except (docker.errors.DockerException, ConnectionError, OSError) as exc:
-        raise unavailable(_short(exc)) from exc
+        raise unavailable(endpoint, _short(exc)) from exc
     finally:
         client.close()
 
 
-def ping(timeout: int = _PING_TIMEOUT) -> str:
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    engine_id: str
+    name: str
+
+
+def ping(endpoint: Endpoint, timeout: int = _PING_TIMEOUT) -> str:
     """The engine's version, or DOCKER_UNAVAILABLE."""
+    return engine_info(endpoint, timeout).version
+
+
+def engine_info(endpoint: Endpoint, timeout: int = _PING_TIMEOUT) -> EngineInfo:
+    """The engine's version, ID and host name (`docker info`), or DOCKER_UNAVAILABLE."""
     import docker.errors
 
-    with connect(timeout) as client:
+    with connect(endpoint, timeout) as client:
         try:
-            client.ping()
             version: str = client.version().get("Version", "?")
+            info = client.info()
         except docker.errors.APIError as exc:
-            raise unavailable(_short(exc)) from exc
-    return version
+            raise unavailable(endpoint, _short(exc)) from exc
+    return EngineInfo(version, str(info.get("ID") or ""), str(info.get("Name") or ""))
 
 
 def _short(exc: BaseException) -> str:
@@ -133,6 +157,11 @@ def _short(exc: BaseException) -> str:
         ("PermissionError", "permission denied on the socket; join the docker group or use sudo"),
         ("Permission denied", "permission denied on the socket; join the docker group or use sudo"),
         ("timed out", "no answer in time"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS: the engine's certificate is not signed by the endpoint's CA"),
+        ("certificate", "TLS: " + text[:160]),
+        ("SSLError", "TLS: " + text[:160]),
+        ("No route to host", "no route to host"),
+        ("Network is unreachable", "network unreachable"),
     ):
         if needle in text:
             return reason
@@ -214,10 +243,10 @@ def images(client: DockerClient, labels: Sequence[str]) -> list[str]:
     return sorted(tag for row in rows for tag in (row.get("RepoTags") or [row["Id"][:19]]))
 
 
-def published_ports() -> set[tuple[int, str]]:
-    """(host port, protocol) published by any running container (docker-proxy may not show up as a
-    listener)."""
-    with connect(_PING_TIMEOUT * 2) as client:
+def published_ports(endpoint: Endpoint) -> set[tuple[int, str]]:
+    """(host port, protocol) published by any running container of the engine (docker-proxy may not
+    show up as a listener; on a remote engine these are its host's ports, not this machine's)."""
+    with connect(endpoint, _PING_TIMEOUT * 2) as client:
         rows = client.api.containers(filters={"status": "running"})
     return {p for row in rows for p in _container(row).published}
 

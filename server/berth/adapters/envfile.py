@@ -8,8 +8,6 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from berth.domain.config import InheritEnvEntry
 
 
@@ -20,6 +18,8 @@ def render(variables: Mapping[str, str]) -> str:
 def parse(text: str) -> dict[str, str]:
     """An env file with the semantics of the tools that read them (python-dotenv, as compose and
     most frameworks): quotes, `export `, inline `# comments`, escapes, `${VAR}` expansion."""
+    from dotenv import dotenv_values  # only when an env file is read: `up` writes one, `down` none
+
     values = dotenv_values(stream=io.StringIO(text), interpolate=True)
     return {key: value for key, value in values.items() if value is not None}
 

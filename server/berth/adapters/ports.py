@@ -7,8 +7,6 @@ import errno
 import socket
 from collections.abc import Callable
 
-import psutil
-
 from berth.domain.ports import Protocol_
 
 
@@ -37,6 +35,9 @@ def has_listener(port: int, protocol: Protocol_ = "tcp") -> bool:
 
 
 def listener_pid(port: int, protocol: Protocol_ = "tcp") -> int | None:
+    """Who listens on `port` (for an error message: psutil is imported only then)."""
+    import psutil
+
     kind = "udp" if protocol == "udp" else "tcp"
     for conn in psutil.net_connections(kind=kind):
         listening = conn.status == psutil.CONN_LISTEN or kind == "udp"
@@ -68,3 +69,19 @@ class HostPortProbe:
     def describe_holder(self, port: int, protocol: Protocol_ = "tcp") -> str:
         pid = listener_pid(port, protocol)
         return f"in use by PID {pid}" if pid else "in use (by a process or a docker container)"
+
+
+class EnginePortProbe:
+    """PortProbe for a remote Docker engine: its published ports are on its own host, so what
+    counts is what its containers publish there, never this machine's listeners. Asked once, when
+    the probe is made (see HostPortProbe)."""
+
+    def __init__(self, engine: str, published: Callable[[], set[tuple[int, str]]]) -> None:
+        self._engine = engine
+        self._published = published()
+
+    def is_taken(self, port: int, protocol: Protocol_ = "tcp") -> bool:
+        return (port, protocol) in self._published
+
+    def describe_holder(self, port: int, protocol: Protocol_ = "tcp") -> str:
+        return f"published by a container on engine {self._engine}"

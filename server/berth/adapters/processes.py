@@ -12,35 +12,37 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
-
+from berth.adapters import process_table
 from berth.domain.cancel import CancelToken
 from berth.domain.envnames import MARKER_ENV
 from berth.domain.records import ProcessIdentity
+
+if TYPE_CHECKING:  # psutil is imported only to tear down (a marker scan): `up` reads /proc itself
+    import psutil
 
 DEFAULT_GRACE_SECONDS = 3.0
 _POLL_SECONDS = 0.02
 
 
-def identity_of(pid: int) -> ProcessIdentity:
-    """psutil.NoSuchProcess when `pid` is gone."""
-    return ProcessIdentity(pid, psutil.Process(pid).create_time())
+def identity_of(pid: int) -> ProcessIdentity | None:
+    """The process's pid + start time (from /proc, as psutil computes it), or None when it is gone."""
+    return process_table.identity_of(pid)
 
 
 def is_alive(identity: ProcessIdentity) -> bool:
-    try:
-        proc = psutil.Process(identity.pid)
-        return identity.started_at(proc.create_time()) and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
-        return False
+    return process_table.is_alive(identity)
 
 
 class OsProcesses:
     """This machine's process table, as the state store needs it (who owns an operation)."""
 
     def current(self) -> ProcessIdentity:
-        return identity_of(os.getpid())
+        me = identity_of(os.getpid())
+        if me is None:
+            raise RuntimeError("cannot read this process's own /proc entry")
+        return me
 
     def is_alive(self, identity: ProcessIdentity) -> bool:
         return is_alive(identity)
@@ -65,10 +67,8 @@ def spawn(command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, ma
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    try:
-        identity = identity_of(popen.pid)
-    except psutil.NoSuchProcess:  # exited before we could read its start time
-        identity = ProcessIdentity(popen.pid, 0.0)
+    # None: it exited before we could read its start time (a zombie still has its /proc entry)
+    identity = identity_of(popen.pid) or ProcessIdentity(popen.pid, 0.0)
     return SpawnedProcess(identity, popen, log_path)
 
 
@@ -101,6 +101,8 @@ def wait_or_cancel(proc: subprocess.Popen[bytes], cancel: CancelToken, poll: flo
 def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]) -> list[psutil.Process]:
     """Every live process of the given groups or carrying one of the markers, in one pass over the
     process table (a forked child that left its group still carries its marker)."""
+    import psutil
+
     by_pgid = {leader.pid: leader for leader in leaders}
     wanted = set(markers)
     found: list[psutil.Process] = []
@@ -119,6 +121,8 @@ def session_processes(leaders: Iterable[ProcessIdentity], markers: Iterable[str]
 
 def _gone(proc: psutil.Process) -> bool:
     """Exited, or a zombie: an orphan's zombie may wait long for init to reap it."""
+    import psutil
+
     try:
         return proc.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -141,6 +145,8 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proce
 
 def terminate(processes: Iterable[psutil.Process], grace: float = DEFAULT_GRACE_SECONDS) -> int:
     """SIGTERM, then SIGKILL whatever is still alive after `grace` seconds. Returns how many were signalled."""
+    import psutil
+
     procs = list(processes)
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,6 +60,9 @@ def _probe_once(probe: ReadyProbe, port: int, cwd: Path, env: Mapping[str, str])
     if probe.type == "tcp":
         return ports.accepts_tcp(port)
     if probe.type == "http":
+        import urllib.error  # only services with an HTTP readiness probe need it
+        import urllib.request
+
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe.path}", timeout=1) as resp:
                 return int(resp.status) < 500

@@ -16,6 +16,8 @@ from berth.domain.layout import CONFIG_FILE
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+CONTEXT_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$"
+"""A docker context name, as `docker context create` accepts it."""
 
 
 class Mode(StrEnum):
@@ -93,6 +95,8 @@ class BerthConfig(_Strict):
     inherit_env: list[str | InheritEnvEntry] = Field(default_factory=lambda: [".env", ".env.local"])  # type: ignore[arg-type]
     services: list[ServiceConfig] = Field(default_factory=list)
     hooks: Hooks = Field(default_factory=Hooks)
+    engine: Annotated[str, Field(pattern=CONTEXT_NAME_PATTERN, max_length=200)] | None = None
+    """The docker context the sessions run on (beats DOCKER_HOST); None: the docker CLI's choice."""
 
     @field_validator("worktree_dir")
     @classmethod
@@ -191,10 +195,12 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 def _cross_field_problems(raw: dict[str, Any]) -> list[str]:
     """Checks spanning several keys; tolerant of values that already failed field validation."""
+    problems: list[str] = []
+    if raw.get("mode") == "host" and raw.get("engine") is not None:
+        problems.append("engine: a docker context only applies to modes 'hybrid' and 'container', not 'host'")
     services = raw.get("services")
     if not isinstance(services, list):
-        return []
-    problems: list[str] = []
+        return problems
     seen_names: dict[str, int] = {}
     seen_ports: dict[int, int] = {}
     mode = raw.get("mode")

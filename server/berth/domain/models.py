@@ -15,7 +15,9 @@ from berth.domain.undo import UndoState
 
 
 class WireModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True
+    )
 
     def to_wire(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -58,6 +60,11 @@ class ServiceView(WireModel):
         default=None, description="A docker service's healthcheck result, if it has one (status only)."
     )
     container: str | None = Field(default=None, description="A docker service's container name.")
+    host: str | None = Field(
+        default=None,
+        description="Where a docker service's port is reached from this machine (the engine's host; "
+        "127.0.0.1 for a local engine).",
+    )
     log_path: str | None = Field(default=None, description="Where a native service's output goes.")
     detail: str | None = None
 
@@ -77,6 +84,11 @@ class SessionView(WireModel):
     services: list[ServiceView]
     started_at: datetime
     busy: bool = Field(default=False, description="An operation on this session is in flight.")
+    engine: str | None = Field(
+        default=None,
+        description="The Docker engine the session runs on (docker modes): its URL, context and the "
+        "rule that chose it at up.",
+    )
     shared: list[ResourceRef] = Field(
         default_factory=list,
         description="Resources the session uses but shares with others (external docker networks and "

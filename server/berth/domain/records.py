@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from berth.domain.config import Mode
+from berth.domain.engine_endpoint import LOCAL_ENGINE, Endpoint
 from berth.domain.identity import START_TIME_TOLERANCE, ProcessIdentity
 from berth.domain.models import SessionStatus
 
@@ -85,6 +86,15 @@ class SessionRecord(BaseModel):
     op_id: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    engine: dict[str, Any] | None = Field(
+        default=None,
+        description="The Docker engine endpoint resolved at up (docker modes); None: the local engine "
+        "(host mode, or a session recorded before engines were).",
+    )
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return LOCAL_ENGINE if self.engine is None else Endpoint.from_dict(self.engine)
 
 
 class OperationRecord(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from berth.adapters import compose_cli, docker_engine
+from berth.adapters import compose_cli, docker_endpoint, docker_engine
 from berth.adapters.git import git_version
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig
@@ -230,15 +230,32 @@ def _session_checks(doc: _Doctor) -> None:
 
 
 def _engine(wanted: bool, doc: _Doctor) -> Check:
-    endpoint = leftovers.engine_endpoint()
+    """The engine a new session would use: where, which rule chose it, its version, and whether the
+    SDK and the docker CLI (what compose runs with) reach the same engine."""
     try:
-        version = docker_engine.ping(timeout=leftovers.ENGINE_TIMEOUT_SECONDS)
+        endpoint = docker_endpoint.resolve(configured=doc.config.engine if doc.config else None)
+        info = docker_engine.engine_info(endpoint, timeout=leftovers.ENGINE_TIMEOUT_SECONDS)
     except BerthError as exc:
         if not wanted:
-            return _ok(f"not needed in host mode (no engine answers at {endpoint})")
+            return _ok(f"not needed in host mode ({exc.message})")
         return _check(CheckStatus.ERROR, exc.message, exc.hint)
     doc.engine_ok = True
-    return _ok(f"Docker {version} at {endpoint}")
+    where = f"Docker {info.version} at {endpoint.describe()}"
+    other = docker_endpoint.cli_engine_id(endpoint, timeout=leftovers.ENGINE_TIMEOUT_SECONDS * 3)
+    if other != info.engine_id:
+        return _check(
+            CheckStatus.ERROR,
+            f"{where}: the SDK reaches engine {info.engine_id or '?'}, but the docker CLI (compose) "
+            f"given the same endpoint reaches {other or 'none'}",
+            "check DOCKER_HOST, DOCKER_CONTEXT and `docker context ls`; both must name one engine",
+            [f"sdk: {info.engine_id}", f"cli: {other}"],
+        )
+    return _check(
+        CheckStatus.OK,
+        f"{where}; SDK and compose agree (engine {info.engine_id}, {info.name})",
+        None,
+        [f"endpoint: {endpoint.host}", f"chosen by: {endpoint.rule.value}", f"engine ID: {info.engine_id}"],
+    )
 
 
 def _compose() -> Check:
@@ -322,10 +339,10 @@ def _port_owners(doc: _Doctor) -> Check:
         compose = compose_record(record)
         who = f"port {lease.port} leased to {lease.slug}/{lease.service}"
         if compose is not None and lease.service in compose.ports:
-            if not doc.engine_ok:
-                continue
+            if not doc.engine_ok or not record.endpoint.local:
+                continue  # a remote engine's port is on its host, not held by anything here
             if record.slug not in published:
-                with docker_engine.connect(leftovers.ENGINE_TIMEOUT_SECONDS) as client:
+                with docker_engine.connect(record.endpoint, leftovers.ENGINE_TIMEOUT_SECONDS) as client:
                     published[record.slug] = {
                         p for c in docker_engine.containers(client, compose.selector) for p in c.published
                     }

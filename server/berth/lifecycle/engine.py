@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from berth.adapters import docker_endpoint
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.cancel import NEVER_CANCELLED, CancelToken
 from berth.domain.config import BerthConfig
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction, session_not_found
 from berth.domain.events import EventSink, NullSink
 from berth.domain.layout import env_file
@@ -96,8 +98,19 @@ class Engine:
         slug = slug_for_branch(request.branch)
         _check_request(config, request)
         family = mode_family(config.mode)
-        family.preflight(config)  # e.g. DOCKER_UNAVAILABLE, before anything is reserved or created
         existing = self.ws.store.get_session(slug)
+        # e.g. DOCKER_UNAVAILABLE, before anything is reserved or created; a docker mode's engine,
+        # resolved once here (or the one the session recorded) and recorded in the session
+        endpoint = family.preflight(config, context=request.context, recorded=existing)
+        moved = endpoint is not None and request.context and existing is not None and existing.engine
+        if moved and endpoint.host != docker_endpoint.resolve(flag=request.context).host:  # type: ignore[union-attr]
+            raise BerthError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"session {slug!r} runs on {existing.endpoint.describe()}, not on docker context "  # type: ignore[union-attr]
+                f"{request.context!r}",
+                "take it down first to move it to another engine, or leave --context out",
+                remedies=(Remedy(RemedyAction.DOWN, {"slug": slug}),),
+            )
         if existing is not None and existing.mode is not config.mode:
             raise BerthError(
                 ErrorCode.MODE_MISMATCH,
@@ -113,7 +126,7 @@ class Engine:
         cancel.check()
 
         new_session = _pending_session(
-            slug, request.branch, config, self.ws.layout.worktree_path(config.worktree_dir, slug)
+            slug, request.branch, config, self.ws.layout.worktree_path(config.worktree_dir, slug), endpoint
         )
         reservation = self._reserve(
             slug,
@@ -331,7 +344,7 @@ class Engine:
 
 
 def _pending_session(
-    slug: str, branch: str, config: BerthConfig, worktree: Path
+    slug: str, branch: str, config: BerthConfig, worktree: Path, endpoint: Endpoint | None
 ) -> Callable[[int], SessionRecord]:
     def make(slot: int) -> SessionRecord:
         return SessionRecord(
@@ -343,6 +356,7 @@ def _pending_session(
             worktree_path=str(worktree),
             worktree_owned=False,
             env_file=str(env_file(worktree)),
+            engine=None if endpoint is None else endpoint.to_dict(),
         )
 
     return make

@@ -13,15 +13,16 @@ from pathlib import Path
 
 import psutil
 
-from berth.adapters import docker_engine
+from berth.adapters import docker_endpoint, docker_engine
 from berth.adapters.git import user_changes
 from berth.domain.config import BerthConfig, Mode
+from berth.domain.engine_endpoint import LOCAL_ENGINE, Endpoint
 from berth.domain.envnames import MARKER_ENV, SLUG_ENV, marker_op, marker_root
 from berth.domain.errors import BerthError
 from berth.domain.records import OperationRecord, SessionRecord
 from berth.lifecycle.workspace import Workspace
 from berth.modes.compose.project import compose_record, project_name
-from berth.state.store import Lease
+from berth.state.store import Lease, SessionStore
 
 ENGINE_TIMEOUT_SECONDS = 3
 """How long doctor and prune wait for a Docker engine that does not answer."""
@@ -49,6 +50,8 @@ class EngineResource:
     id: str
     name: str
     project: str
+    engine: Endpoint = LOCAL_ENGINE
+    """The engine that holds it."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Findings:
     engine: list[EngineResource] | None
     """None: the engine was not asked (unreachable, or not wanted)."""
     engine_error: str | None = None
+    engines: list[Endpoint] = field(default_factory=list)
+    """The engines searched."""
 
 
 def live_projects(sessions: Iterable[SessionRecord], config: BerthConfig | None) -> set[str]:
@@ -138,36 +143,69 @@ def orphan_processes(
     ]
 
 
-def engine_resources(root: Path, *, timeout: int = ENGINE_TIMEOUT_SECONDS) -> list[EngineResource]:
+def repository_engines(
+    store: SessionStore | None, config: BerthConfig | None, sessions: Iterable[SessionRecord]
+) -> list[Endpoint]:
+    """The engines this repository may have resources on: the one a new session would use now,
+    every engine a session recorded, and those the journals of operations name."""
+    found: dict[str, Endpoint] = {}
+    with contextlib.suppress(BerthError):  # an unknown context: the recorded engines are still searched
+        now = docker_endpoint.resolve(configured=config.engine if config else None)
+        found[now.host] = now
+    for s in sessions:
+        if s.mode is not Mode.HOST:
+            found.setdefault(s.endpoint.host, s.endpoint)
+    for op in store.operations() if store else []:
+        for entry in store.journal(op.op_id) if store else []:
+            if entry.state.pending and isinstance(entry.args.get("engine"), dict):
+                recorded = Endpoint.from_dict(entry.args["engine"])
+                found.setdefault(recorded.host, recorded)
+    return list(found.values()) or [LOCAL_ENGINE]
+
+
+def engine_resources(
+    root: Path, endpoints: Iterable[Endpoint], *, timeout: int = ENGINE_TIMEOUT_SECONDS
+) -> tuple[list[EngineResource], list[str]]:
     """Every container, network and volume carrying this repository's `berth.root` label (exactly
-    this root: another repository's never match). DOCKER_UNAVAILABLE within `timeout` seconds."""
+    this root: another repository's never match) on each engine, and the message of each engine that
+    did not answer (DOCKER_UNAVAILABLE within `timeout` seconds)."""
+    found: list[EngineResource] = []
+    errors: list[str] = []
+    for endpoint in endpoints:
+        try:
+            found += _resources_on(root, endpoint, timeout)
+        except BerthError as exc:
+            errors.append(exc.message)
+    return found, errors
+
+
+def _resources_on(root: Path, endpoint: Endpoint, timeout: int) -> list[EngineResource]:
     label = [f"{docker_engine.ROOT_LABEL}={root}"]
     found: list[EngineResource] = []
-    with docker_engine.connect(timeout) as client:
+    with docker_engine.connect(endpoint, timeout) as client:
         for row in client.api.containers(all=True, filters={"label": label}):
             labels = row.get("Labels") or {}
             name = (row.get("Names") or [row["Id"][:12]])[0].lstrip("/")
             found.append(
-                EngineResource("container", row["Id"], name, labels.get(docker_engine.SESSION_LABEL, ""))
+                EngineResource(
+                    "container", row["Id"], name, labels.get(docker_engine.SESSION_LABEL, ""), endpoint
+                )
             )
         for row in client.api.networks(filters={"label": label}):
             labels = row.get("Labels") or {}
             found.append(
-                EngineResource("network", row["Id"], row["Name"], labels.get(docker_engine.SESSION_LABEL, ""))
+                EngineResource(
+                    "network", row["Id"], row["Name"], labels.get(docker_engine.SESSION_LABEL, ""), endpoint
+                )
             )
         for row in (client.api.volumes(filters={"label": label}) or {}).get("Volumes") or []:
             labels = row.get("Labels") or {}
             found.append(
                 EngineResource(
-                    "volume", row["Name"], row["Name"], labels.get(docker_engine.SESSION_LABEL, "")
+                    "volume", row["Name"], row["Name"], labels.get(docker_engine.SESSION_LABEL, ""), endpoint
                 )
             )
     return found
-
-
-def engine_endpoint() -> str:
-    """Where the docker SDK looks for the engine."""
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def engine_wanted(config: BerthConfig | None, sessions: Iterable[SessionRecord]) -> bool:
@@ -227,11 +265,11 @@ def find(ws: Workspace, *, engine: bool | None = None, state: bool = True) -> Fi
     )
     if engine is False:
         return findings
-    try:
-        resources = engine_resources(ws.root)
-    except BerthError as exc:
-        if engine or engine_wanted(config, sessions):
-            findings.engine_error = exc.message
+    findings.engines = repository_engines(store, config, sessions)
+    resources, errors = engine_resources(ws.root, findings.engines)
+    if errors and (engine or engine_wanted(config, sessions)):
+        findings.engine_error = "; ".join(errors)
+    if errors and not resources and len(errors) == len(findings.engines):
         return findings
     spared = live_projects(sessions, config) | journal_projects(ws, abandoned)
     findings.engine = [r for r in resources if r.project not in spared]

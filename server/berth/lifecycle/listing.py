@@ -19,7 +19,7 @@ from berth.modes.native_rows import native_row
 if TYPE_CHECKING:
     from berth.adapters.process_table import HostSnapshot
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """state.store.SCHEMA_VERSION (a unit test keeps the two equal; that module imports pydantic)."""
 STATE_PATH = (".berth", "state.db")
 """domain.layout.state_file(root), relative to the root (a unit test keeps the two equal; that module

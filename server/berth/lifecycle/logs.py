@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from berth.adapters import docker_engine, logfiles
 from berth.domain.cancel import NEVER_CANCELLED, CancelToken
+from berth.domain.engine_endpoint import LOCAL_ENGINE, Endpoint
 from berth.domain.errors import BerthError, ErrorCode, session_not_found
 from berth.domain.logs import DEFAULT_QUEUE_LINES, BoundedLineQueue, FollowEnd, LogLine
 from berth.domain.models import SessionStatus
@@ -76,6 +77,8 @@ class _Sources:
     slug: str
     native: list[NativeLog]
     docker: list[DockerLog]
+    engine: Endpoint = LOCAL_ENGINE
+    """The engine the session's containers are on."""
 
     @property
     def several(self) -> bool:
@@ -110,7 +113,7 @@ def resolve_sources(ws: Workspace, request: LogRequest) -> _Sources:
         for v in views
         if v.kind == "docker" and v.name in wanted and compose is not None
     ]
-    return _Sources(slug, native, docker)
+    return _Sources(slug, native, docker, record.endpoint)
 
 
 def _cutoff(since: timedelta | None) -> datetime | None:
@@ -173,7 +176,7 @@ class SessionLogs:
                 continue
             snap.lines += [LogLine(log.service, found.written, text) for text in found.lines]
         if sources.docker:
-            with docker_engine.connect() as client:
+            with docker_engine.connect(sources.engine) as client:
                 for docker_log in sources.docker:
                     for container in _service_containers(client, docker_log):
                         cursor = _ContainerCursor(docker_log.service, after=time.time())
@@ -260,7 +263,7 @@ class _Follower:
         if not self.sources.docker:
             return
         try:
-            with docker_engine.connect() as client:
+            with docker_engine.connect(self.sources.engine) as client:
                 found = [(d, c) for d in self.sources.docker for c in _service_containers(client, d)]
         except BerthError:
             return  # the engine is away for a moment: look again next time
@@ -280,7 +283,7 @@ class _Follower:
 
     def _read_container(self, container_id: str, cursor: _ContainerCursor, since: float | None) -> None:
         try:
-            with docker_engine.connect(timeout=None) as client:
+            with docker_engine.connect(self.sources.engine, timeout=None) as client:
                 stream = docker_engine.container_logs(
                     client, container_id, tail=None, since=since, follow=True
                 )

@@ -19,6 +19,7 @@ import psutil
 from berth.adapters import docker_engine, processes
 from berth.adapters.git import user_changes
 from berth.domain.config import BerthConfig, Mode
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.envnames import MARKER_ENV
 from berth.domain.errors import BerthError, ErrorCode
 from berth.domain.events import EventSink, NullSink
@@ -121,7 +122,7 @@ def plan(engine: Engine, *, volumes: bool = False) -> PrunePlan:
         result.blockers.append(
             KeptResource(
                 kind="engine",
-                name=leftovers.engine_endpoint(),
+                name=", ".join(e.host for e in found.engines) or "docker",
                 reason=f"not searched: {found.engine_error}",
             )
         )
@@ -279,13 +280,15 @@ def _remove_engine_resources(engine: Engine, planned: PrunePlan) -> None:
     root = engine.ws.root
     sessions = engine.ws.store.list_sessions()
     live = leftovers.live_projects(sessions, _config(engine))
-    projects = sorted(
-        {r.project for r in planned.findings.engine or [] if r.project and r.project not in live}
-    )
-    with docker_engine.connect(leftovers.ENGINE_TIMEOUT_SECONDS * 10) as client:
-        for project in projects:
-            sweep = Sweep(selector=docker_engine.session_labels(project, str(root)))
-            sweep.run(client, remove_volumes=planned.volumes)  # what stays, _receipt finds again
+    by_engine: dict[str, tuple[Endpoint, set[str]]] = {}
+    for r in planned.findings.engine or []:
+        if r.project and r.project not in live:
+            by_engine.setdefault(r.engine.host, (r.engine, set()))[1].add(r.project)
+    for endpoint, projects in by_engine.values():
+        with docker_engine.connect(endpoint, leftovers.ENGINE_TIMEOUT_SECONDS * 10) as client:
+            for project in sorted(projects):
+                sweep = Sweep(selector=docker_engine.session_labels(project, str(root)))
+                sweep.run(client, remove_volumes=planned.volumes)  # what stays, _receipt finds again
 
 
 def _receipt(engine: Engine, planned: PrunePlan, errors: dict[tuple[str, str], str]) -> PruneReport:
@@ -301,8 +304,8 @@ def _receipt(engine: Engine, planned: PrunePlan, errors: dict[tuple[str, str], s
     marked = leftovers.marked_processes(ws.root)
     still |= {("process", p.name) for p in marked}
     resources: list[EngineResource] = []
-    with contextlib.suppress(BerthError):
-        resources = leftovers.engine_resources(ws.root) if wants_engine else []
+    if wants_engine:
+        resources, _ = leftovers.engine_resources(ws.root, planned.findings.engines or after.engines)
     still |= {(r.kind, r.name) for r in resources}
     registered = ws.worktrees.registered()
     for i in planned.items:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from berth.adapters import docker_endpoint
 from berth.domain.config import BerthConfig
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction, session_not_found
 from berth.domain.models import SessionStatus
@@ -96,6 +97,8 @@ def exec_command(
     from berth.modes.compose.exec import container_command  # the docker SDK, only when asked for
 
     found = container_command(session, config, service, command, tty=tty)
+    overlay = {**overlay, **found.engine_env}
+    env = docker_endpoint.subprocess_env(session.endpoint, env)
     return SessionCommand(session.slug, service, found.argv, found.cwd, env, overlay, found.container)
 
 

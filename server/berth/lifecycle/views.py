@@ -29,6 +29,7 @@ def session_view(record: SessionRecord, host: HostSnapshot | None = None) -> Ses
         shared=family.shared_resources(record),
         started_at=record.started_at,
         busy=record.op_id is not None,
+        engine=record.endpoint.describe() if record.engine is not None else None,
     )
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from berth.adapters import envfile, hooks
 from berth.adapters.git import unshared_commits, user_changes, worktree_lock
-from berth.adapters.ports import HostPortProbe
+from berth.adapters.ports import EnginePortProbe, HostPortProbe
 from berth.domain.envnames import MARKER_ENV, process_marker, session_identity_env
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.layout import env_file
 from berth.domain.models import DownBlocker, KeptResource, RemedyView, ResourceRef, SessionStatus
-from berth.domain.ports import PortRequest
+from berth.domain.ports import PortProbe, PortRequest
 from berth.modes import undo
 from berth.modes.context import BringUp, DownPreview, TearDown
 
@@ -51,13 +51,26 @@ def post_up_hook(ctx: BringUp) -> None:
     run_hook(ctx, "post_up", cwd=ctx.worktree, env=ctx.process_env())
 
 
-def lease_ports(ctx: BringUp, requests: Sequence[PortRequest]) -> None:
-    """Lease one port per request (released again if the bring-up fails)."""
+def port_probe(ctx: BringUp, *, on_engine: bool) -> tuple[PortProbe, str]:
+    """How to tell a port is taken, and the lease key of where it is: this machine (native
+    services, and a local engine's ports, which are this machine's), or the session's remote engine
+    (`on_engine`: ports its containers publish, on that engine's host)."""
+    endpoint = ctx.endpoint
+    if on_engine and not endpoint.local:
+        published = ctx.docker_ports or set
+        return EnginePortProbe(endpoint.host, published), endpoint.lease_key
+    return HostPortProbe(None if not endpoint.local else ctx.docker_ports), ""
+
+
+def lease_ports(ctx: BringUp, requests: Sequence[PortRequest], *, on_engine: bool = False) -> None:
+    """Lease one port per request (released again if the bring-up fails); `on_engine`: ports the
+    session's Docker engine publishes."""
     if not requests:
         return
+    probe, engine = port_probe(ctx, on_engine=on_engine)
     with ctx.guard.step(undo.release_leases(ctx.slug, ctx.op_id)):
         try:
-            chosen = ctx.store.lease_ports(ctx.slug, ctx.op_id, requests, HostPortProbe(ctx.docker_ports))
+            chosen = ctx.store.lease_ports(ctx.slug, ctx.op_id, requests, probe, engine=engine)
         except BerthError as exc:  # "choose another port" is a re-up of this branch
             exc.remedies = tuple(
                 Remedy(r.action, {**r.args, "branch": ctx.request.branch})

@@ -14,6 +14,7 @@ from berth.adapters.git import Worktrees
 from berth.adapters.processes import SpawnedProcess
 from berth.domain.cancel import CancelToken
 from berth.domain.config import BerthConfig, RunKind, ServiceConfig
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.envnames import (
     LOCAL_HOST,
     host_env_name,
@@ -40,6 +41,8 @@ class UpRequest:
     reuse_worktree: bool = False
     ports: dict[str, int] = field(default_factory=dict)
     services: list[str] | None = None
+    context: str | None = None
+    """`--context`: the docker context a new session runs on (beats berth.toml `engine`)."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,12 @@ class DownRequest:
 
 def service_host(session: SessionRecord, name: str) -> str:
     """The host a session's service `name` is reached on from this machine: the one place that
-    decides it (a native service, or a port a local engine publishes, is on the loopback)."""
-    return LOCAL_HOST
+    decides it. A native service, or a port a local engine publishes, is on the loopback; a port a
+    remote engine publishes is on that engine's host (the compose record, read raw as below, names
+    the docker ports)."""
+    record = session.resources.get("compose")
+    docker_ports = record.get("ports", {}) if isinstance(record, dict) else {}
+    return session.endpoint.reach_host if name in docker_ports else LOCAL_HOST
 
 
 def _port_protocol(session: SessionRecord, name: str) -> str:
@@ -131,6 +138,11 @@ class BringUp:
         return self.session.slug
 
     @property
+    def endpoint(self) -> Endpoint:
+        """The Docker engine the session runs on (resolved at its first up, recorded since)."""
+        return self.session.endpoint
+
+    @property
     def worktree(self) -> Path:
         return Path(self.session.worktree_path)
 
@@ -190,6 +202,10 @@ class TearDown:
     @property
     def worktree(self) -> Path:
         return Path(self.session.worktree_path)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.session.endpoint
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes.context import BringUp, DownStep, PlanStep, Step
@@ -28,8 +29,12 @@ class SessionMode(Protocol):
         """What `down --dry-run` asks: one read-only planner per teardown step that removes something."""
         ...
 
-    def preflight(self, config: BerthConfig) -> None:
-        """Raise a BerthError before anything is reserved or created (e.g. no Docker engine)."""
+    def preflight(
+        self, config: BerthConfig, *, context: str | None, recorded: SessionRecord | None
+    ) -> Endpoint | None:
+        """Raise a BerthError before anything is reserved or created (e.g. no Docker engine); the
+        Docker engine the session will run on (None: the mode uses none). `context`: `--context`;
+        `recorded`: the session as it is stored, if it exists."""
         ...
 
     def has_work(self, ctx: BringUp) -> bool:

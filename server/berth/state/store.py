@@ -33,7 +33,7 @@ from berth.domain.records import (
 )
 from berth.domain.undo import UndoStep
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _BUSY_SECONDS = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS leases (
     slug TEXT NOT NULL,
     service TEXT NOT NULL,
     op_id TEXT,
-    PRIMARY KEY (port, protocol)
+    engine TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (engine, port, protocol)
 );
 CREATE TABLE IF NOT EXISTS subnets (
     subnet TEXT PRIMARY KEY,
@@ -95,7 +96,25 @@ CREATE TABLE leases (
 INSERT INTO leases SELECT port, 'tcp', slug, service, op_id FROM leases_v1;
 DROP TABLE leases_v1;
 """,
+    # 2 -> 3: leases are per Docker engine ('' = this machine: native services and local engines), so a
+    # remote engine's ports never collide with this machine's
+    2: """
+ALTER TABLE leases RENAME TO leases_v2;
+CREATE TABLE leases (
+    port INTEGER NOT NULL, protocol TEXT NOT NULL, slug TEXT NOT NULL, service TEXT NOT NULL, op_id TEXT,
+    engine TEXT NOT NULL DEFAULT '', PRIMARY KEY (engine, port, protocol)
+);
+INSERT INTO leases SELECT port, protocol, slug, service, op_id, '' FROM leases_v2;
+DROP TABLE leases_v2;
+""",
 }
+
+
+_INSERT_LEASE = (
+    "INSERT INTO leases (port, protocol, slug, service, op_id, engine) VALUES (?, ?, ?, ?, ?, ?) "
+    # a port this session already leases keeps its original op, so a failed resume never releases it
+    "ON CONFLICT(engine, port, protocol) DO NOTHING"
+)
 
 
 class ProcessLiveness(Protocol):
@@ -372,15 +391,13 @@ class SessionStore:
 
     # -- ports ----------------------------------------------------------------------------------
     def lease_ports(
-        self, slug: str, op_id: str, requests: Sequence[PortRequest], probe: PortProbe
+        self, slug: str, op_id: str, requests: Sequence[PortRequest], probe: PortProbe, *, engine: str = ""
     ) -> dict[str, int]:
-        """Pick and lease one port (or block) per request in one transaction. Probing is quick."""
+        """Pick and lease one port (or block) per request on `engine` (a remote Docker engine's
+        lease key; '' for this machine) in one transaction. Probing is quick."""
         chosen: dict[str, int] = {}
         with self._write() as conn:
-            leased: dict[tuple[int, str], tuple[str, str]] = {
-                (r[0], r[1]): (r[2], r[3])
-                for r in conn.execute("SELECT port, protocol, slug, service FROM leases")
-            }
+            leased = self._leased_on(conn, engine)
             for req in requests:
                 first = self._pick(req, leased, slug, probe)
                 chosen[req.service] = first
@@ -388,32 +405,35 @@ class SessionStore:
                     leased[(port, req.protocol)] = (slug, req.service)
                     # a port this session already leases keeps its original op, so a failed resume
                     # never releases it
-                    conn.execute(
-                        "INSERT INTO leases VALUES (?, ?, ?, ?, ?) ON CONFLICT(port, protocol) DO NOTHING",
-                        (port, req.protocol, slug, req.service, op_id),
-                    )
+                    conn.execute(_INSERT_LEASE, (port, req.protocol, slug, req.service, op_id, engine))
         return chosen
 
-    def move_lease(self, slug: str, op_id: str, request: PortRequest, old: int, probe: PortProbe) -> int:
+    @staticmethod
+    def _leased_on(conn: sqlite3.Connection, engine: str) -> dict[tuple[int, str], tuple[str, str]]:
+        return {
+            (r[0], r[1]): (r[2], r[3])
+            for r in conn.execute(
+                "SELECT port, protocol, slug, service FROM leases WHERE engine = ?", (engine,)
+            )
+        }
+
+    def move_lease(
+        self, slug: str, op_id: str, request: PortRequest, old: int, probe: PortProbe, *, engine: str = ""
+    ) -> int:
         """Release the port (block) `old` that `request.service` of this session leases and lease the
         first free candidate of `request` instead, in one transaction (a port race: something else
         took `old`). On failure nothing changes."""
         with self._write() as conn:
             for port in request.block(old):
                 conn.execute(
-                    "DELETE FROM leases WHERE port = ? AND protocol = ? AND slug = ? AND service = ?",
-                    (port, request.protocol, slug, request.service),
+                    "DELETE FROM leases WHERE port = ? AND protocol = ? AND slug = ? AND service = ? "
+                    "AND engine = ?",
+                    (port, request.protocol, slug, request.service, engine),
                 )
-            leased: dict[tuple[int, str], tuple[str, str]] = {
-                (r[0], r[1]): (r[2], r[3])
-                for r in conn.execute("SELECT port, protocol, slug, service FROM leases")
-            }
+            leased = self._leased_on(conn, engine)
             first = self._pick(request, leased, slug, probe)
             for port in request.block(first):
-                conn.execute(
-                    "INSERT INTO leases VALUES (?, ?, ?, ?, ?) ON CONFLICT(port, protocol) DO NOTHING",
-                    (port, request.protocol, slug, request.service, op_id),
-                )
+                conn.execute(_INSERT_LEASE, (port, request.protocol, slug, request.service, op_id, engine))
         return first
 
     def operation_on(self, slug: str) -> OperationRecord | None:
@@ -657,21 +677,21 @@ class SessionStore:
         """Every port lease, in port order."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT port, protocol, slug, service, op_id FROM leases ORDER BY port, protocol"
+                "SELECT port, protocol, slug, service, op_id, engine FROM leases ORDER BY port, protocol"
             ).fetchall()
-        return [Lease(port=r[0], protocol=r[1], slug=r[2], service=r[3], op_id=r[4]) for r in rows]
+        return [Lease(*r) for r in rows]
 
     def release_orphan_leases(self) -> list[Lease]:
         """Release, in one transaction, the port and subnet leases of slugs with no session row (a
         lease is only ever taken for a slug an operation holds, so no up in flight loses one)."""
         with self._write() as conn:
             rows = conn.execute(
-                "SELECT port, protocol, slug, service, op_id FROM leases "
+                "SELECT port, protocol, slug, service, op_id, engine FROM leases "
                 "WHERE slug NOT IN (SELECT slug FROM sessions) ORDER BY port, protocol"
             ).fetchall()
             conn.execute("DELETE FROM leases WHERE slug NOT IN (SELECT slug FROM sessions)")
             conn.execute("DELETE FROM subnets WHERE slug NOT IN (SELECT slug FROM sessions)")
-        return [Lease(port=r[0], protocol=r[1], slug=r[2], service=r[3], op_id=r[4]) for r in rows]
+        return [Lease(*r) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -681,6 +701,8 @@ class Lease:
     slug: str
     service: str
     op_id: str | None
+    engine: str = ""
+    """The Docker engine's lease key ('' for this machine)."""
 
 
 def _operation_from_row(row: tuple[Any, ...]) -> OperationRecord:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from berth.adapters import docker_engine
+from berth.domain.engine_endpoint import LOCAL_ENGINE
 from berth.domain.errors import BerthError, ErrorCode
 from berth.domain.events import RecordingSink
 from berth.domain.models import ServiceState, SessionStatus
@@ -62,7 +63,9 @@ def test_up_serves_the_branch_code_on_its_port_then_down_leaves_nothing(
     assert labelled(project).containers == [f"{project}-web-1"]
     assert labelled(project).networks == [f"{project}_default"]
     assert published_ports(f"{project}-web-1") == [port], "the base file's 8080:8080 is not published"
-    assert (port, "tcp") in docker_engine.published_ports(), "allocation sees docker-published ports as taken"
+    assert (port, "tcp") in docker_engine.published_ports(LOCAL_ENGINE), (
+        "allocation sees docker-published ports as taken"
+    )
     env = (Path(view.worktree_path) / ".env.berth").read_text()
     assert f"BERTH_WEB_PORT={port}\n" in env and "BERTH_MODE=container\n" in env and "\nPORT=" not in env
     [status] = engine.status("feat-page")

@@ -11,12 +11,14 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `berth -
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
     from typing import Any
 
     from rich.console import Console
 
     from berth.domain.errors import BerthError, ErrorCode
+    from berth.domain.events import EventSink
     from berth.frontends.cli.init import write_starter
     from berth.frontends.cli.render import (
         ConsoleSink,
@@ -120,6 +122,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         metavar="A,B",
         help="start only these native services",
     )
+    p.add_argument(
+        "--context",
+        default=None,
+        metavar="NAME",
+        help="run a new session's containers on this docker context (beats berth.toml `engine` and DOCKER_HOST)",
+    )
 
     p = sub.add_parser("down", parents=[common], help="tear a session down")
     p.add_argument("slug", help="session slug (or its branch name)")
@@ -173,6 +181,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     transport.add_argument("--tcp", metavar="HOST:PORT", default=None, help="listen on TCP (loopback only)")
     p.add_argument("--token-file", type=Path, default=None, help="where the TCP auth token is written")
+
+    p = sub.add_parser("mcp", help="run the MCP server for coding agents (needs the `mcp` extra)")
+    p.add_argument(
+        "--http", metavar="HOST:PORT", default=None, help="serve streamable HTTP (loopback only, token required)"
+    )
+    p.add_argument("--token-file", type=Path, default=None, help="where the HTTP bearer token is written")
     if isinstance(sub, _OnlyOne) and not sub.found:
         return build_parser()
     return parser
@@ -249,6 +263,18 @@ def _console(stderr: bool = False) -> Console:
     return _LazyConsole(stderr)  # type: ignore[return-value]  # a Console to every caller
 
 
+def _events(args: argparse.Namespace, err: Console) -> AbstractContextManager[EventSink]:
+    """Where a command's engine events go: nowhere with --json (without importing rich), else a live
+    progress line and rollback steps on stderr."""
+    if args.json:
+        from contextlib import nullcontext
+
+        from berth.domain.events import NullSink
+
+        return nullcontext(NullSink())
+    return ConsoleSink(err, quiet=False)
+
+
 def _fast_json(args: argparse.Namespace) -> int | None:
     """`ls --json` and `status --json` (every session) when all sessions run in host mode: the rows
     straight from the state file, without rich, pydantic, GitPython or the engine
@@ -308,9 +334,13 @@ def _cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_up(args: argparse.Namespace, out: Console, err: Console) -> int:
     engine = _engine(args)
     request = UpRequest(
-        branch=args.branch, reuse_worktree=args.reuse_worktree, ports=dict(args.port), services=args.services
+        branch=args.branch,
+        reuse_worktree=args.reuse_worktree,
+        ports=dict(args.port),
+        services=args.services,
+        context=args.context,
     )
-    with ConsoleSink(err, quiet=args.json) as sink:
+    with _events(args, err) as sink:
         session = engine.up(request, events=sink)
     if args.json:
         _emit(session.to_wire())
@@ -337,7 +367,7 @@ def _cmd_down(args: argparse.Namespace, out: Console, err: Console) -> int:
 
             print_down_plan(out, plan)
         return 0
-    with ConsoleSink(err, quiet=args.json) as sink:
+    with _events(args, err) as sink:
         receipt = engine.down(request, events=sink)
     if args.json:
         _emit(receipt.to_wire())
@@ -371,7 +401,7 @@ def _cmd_ls(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_recover(args: argparse.Namespace, out: Console, err: Console) -> int:
-    with ConsoleSink(err, quiet=args.json) as sink:
+    with _events(args, err) as sink:
         report = _engine(args).recover(sink)
     if args.json:
         _emit(report.to_wire())
@@ -482,6 +512,20 @@ def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
     return serve(tcp=args.tcp, token_file=args.token_file)
 
 
+def _cmd_mcp(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        from berth.frontends.mcp.main import serve
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("mcp"):
+            raise
+        raise BerthError(
+            ErrorCode.INVALID_ARGUMENT,
+            "berth mcp needs the MCP SDK, which is not installed",
+            "install Berth with its mcp extra: pip install 'berth[mcp]'",
+        ) from exc
+    return serve(http=args.http, token_file=args.token_file)
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "init": _cmd_init,
     "up": _cmd_up,
@@ -496,6 +540,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console, Console], int]] = {
     "doctor": _cmd_doctor,
     "prune": _cmd_prune,
     "serve": _cmd_serve,
+    "mcp": _cmd_mcp,
 }
 
 

@@ -82,6 +82,8 @@ def print_session(console: Console, s: SessionView) -> None:
     console.print(f"  branch    {s.branch}", markup=False)
     console.print(f"  worktree  {s.worktree_path}", markup=False)
     console.print(f"  env file  {s.env_file}", markup=False)
+    if s.engine:
+        console.print(f"  engine    {s.engine}", markup=False)
     for ref in s.shared:
         console.print(
             f"  shared    {ref.kind} {ref.name} (external: used as it is, never removed)", markup=False
@@ -98,13 +100,20 @@ def print_session(console: Console, s: SessionView) -> None:
         table.add_row(
             escape(svc.name),
             svc.kind,
-            str(svc.port or "—"),
+            _reached_at(svc.host, svc.port),
             "—" if svc.actual_ports is None else " ".join(map(str, svc.actual_ports)) or "none",
             f"[{style}]{svc.state.value}{escape(health)}[/]",
             escape(str(svc.pid or svc.container or "—")),
             escape(svc.detail or ""),
         )
     console.print(table)
+
+
+def _reached_at(host: str | None, port: int | None) -> str:
+    """`host:port` for a port on a remote engine's host; just the port on this machine."""
+    if port is None:
+        return "—"
+    return f"{host}:{port}" if host and host not in ("127.0.0.1", "localhost") else str(port)
 
 
 def print_receipt(console: Console, r: TeardownReceipt) -> None:

@@ -4,7 +4,7 @@ an agent must not or cannot send (LSP progress tokens, `force`, follow mode)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from pydantic import ConfigDict, Field, create_model
@@ -47,10 +47,23 @@ def tool_arguments(
     picked: dict[str, Any] = {
         field: (info.annotation, info) for field, info in source.model_fields.items() if field not in exclude
     }
+    if "root" in picked:
+        picked["root"] = _ROOT
     picked.update(fields or {})
     return create_model(f"{name}Arguments", __base__=ToolArguments, **picked)
 
 
+_ROOT: tuple[Any, FieldInfo] = (
+    str | None,
+    cast(
+        FieldInfo,
+        Field(
+            default=None,
+            description="Repository root (absolute path or file:// URI). Default: the client's first MCP root, "
+            "else the server's working directory. Either way inside a root the client declared.",
+        ),
+    ),
+)
 _LSP_ONLY = frozenset({"work_done_token"})
 
 UP_ARGUMENTS = tool_arguments("berth_up", UpParams, exclude=_LSP_ONLY)

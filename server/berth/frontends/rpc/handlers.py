@@ -59,7 +59,13 @@ async def _engine(ls: BerthServer, root: str | None) -> Engine:
 
 async def handle_up(ls: BerthServer, p: UpParams) -> SessionView:
     engine = await _engine(ls, p.root)
-    request = UpRequest(branch=p.branch, reuse_worktree=p.reuse_worktree, ports=p.ports, services=p.services)
+    request = UpRequest(
+        branch=p.branch,
+        reuse_worktree=p.reuse_worktree,
+        ports=p.ports,
+        services=p.services,
+        context=p.context,
+    )
     async with Operation(ls, f"Berth: up {p.branch}", p.work_done_token) as op:
         sink = op.sink()
         return await ls.run_engine(lambda: engine.up(request, op.cancel, sink), op.cancel)

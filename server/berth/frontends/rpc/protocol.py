@@ -54,6 +54,11 @@ class UpParams(_Params):
     services: list[str] | None = Field(
         default=None, description="Start only these native services (default: all)."
     )
+    context: str | None = Field(
+        default=None,
+        description="The docker context a new session's containers run on (beats berth.toml `engine` "
+        "and DOCKER_HOST); an existing session stays on the engine it was created on.",
+    )
     work_done_token: str | int | None = Field(default=None, description="LSP work-done progress token.")
 
 

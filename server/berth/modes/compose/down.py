@@ -28,7 +28,7 @@ def stop_containers(td: TearDown) -> None:
         cli = None
         td.warn(f"{exc.message}; removing the session's containers through the engine instead")
     sweep = Sweep(selector=record.selector)
-    with docker_engine.connect() as client:
+    with docker_engine.connect(td.endpoint) as client:
         before = docker_engine.inventory(client, record.selector)
         if cli is not None and td.session.status is not SessionStatus.STOPPED:
             for group in reversed(record.groups):
@@ -102,6 +102,7 @@ def _compose_down(
         remove_volumes=not keep_volumes,
         remove_images=not (td.request.keep_images or td.request.keep_worktree),
         env=td.process_env() if td.worktree.is_dir() else dict(os.environ),
+        endpoint=td.endpoint,
         cancel=td.cancel,
         on_line=lambda line: td.log(line, source="compose"),
     )
@@ -119,7 +120,7 @@ def plan_containers(p: DownPreview) -> None:
     keep_volumes = p.request.keep_volumes or p.request.keep_worktree
     keep_images = p.request.keep_images or p.request.keep_worktree
     try:
-        with docker_engine.connect() as client:
+        with docker_engine.connect(p.session.endpoint) as client:
             found = docker_engine.inventory(client, record.selector)
     except BerthError as exc:
         p.warnings.append(f"{exc.message}: the session's containers, networks and volumes cannot be listed")

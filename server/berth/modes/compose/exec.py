@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from berth.adapters import compose_cli, docker_engine
+from berth.adapters import compose_cli, docker_endpoint, docker_engine
 from berth.domain.config import BerthConfig, RunKind
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.records import SessionRecord
@@ -21,6 +21,9 @@ class ContainerCommand:
     cwd: Path
     """Where compose runs (the group's project directory)."""
     container: str
+    engine_env: dict[str, str]
+    """The variables that send the docker CLI to the session's engine (DOCKER_HOST wins over any
+    DOCKER_CONTEXT and the current context)."""
 
 
 def docker_services(session: SessionRecord) -> list[str]:
@@ -40,7 +43,7 @@ def container_command(
     record = compose_record(session)
     group = _group_of(session, record, config, service)
     assert record is not None  # _group_of refuses a session without compose services
-    with docker_engine.connect() as client:
+    with docker_engine.connect(session.endpoint) as client:
         mine = [c for c in docker_engine.containers(client, record.selector) if c.service == service]
     running = [c for c in mine if c.state == "running"]
     if not running:
@@ -60,7 +63,8 @@ def container_command(
         )
     cli = compose_cli.find_compose()
     argv = compose_cli.exec_argv(cli, record.project, group.run_files, service, command, tty=tty)
-    return ContainerCommand(argv=argv, cwd=group.run_dir, container=running[0].name)
+    engine_env = docker_endpoint.subprocess_env(session.endpoint, {})
+    return ContainerCommand(argv=argv, cwd=group.run_dir, container=running[0].name, engine_env=engine_env)
 
 
 def _group_of(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from berth.adapters import compose_cli, docker_engine
+from berth.adapters import compose_cli, docker_endpoint, docker_engine
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes.compose.project import compose_record
@@ -24,7 +25,7 @@ def containers_missing(ctx: BringUp) -> bool:
     record = compose_record(ctx.session)
     if record is None:
         return False
-    with docker_engine.connect() as client:
+    with docker_engine.connect(ctx.endpoint) as client:
         running = {
             c.service for c in docker_engine.containers(client, record.selector) if c.state == "running"
         }
@@ -38,9 +39,18 @@ class ComposeFamily:
     down_steps: Sequence[DownStep]
     plan_steps: Sequence[PlanStep] = ()
 
-    def preflight(self, config: BerthConfig) -> None:
-        docker_engine.ping()
+    def preflight(
+        self, config: BerthConfig, *, context: str | None, recorded: SessionRecord | None
+    ) -> Endpoint | None:
+        """The engine the session runs on: the one recorded at its first up, else resolved with the
+        docker CLI's precedence (`--context`, berth.toml `engine`, DOCKER_HOST, ...); it must answer."""
+        if recorded is not None and recorded.engine is not None:
+            endpoint = recorded.endpoint
+        else:
+            endpoint = docker_endpoint.resolve(flag=context, configured=config.engine)
+        docker_engine.ping(endpoint)
         compose_cli.find_compose()
+        return endpoint
 
     def has_work(self, ctx: BringUp) -> bool:
         return bool(services_to_start(ctx)) or containers_missing(ctx)

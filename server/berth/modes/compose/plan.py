@@ -17,6 +17,7 @@ from typing import Any
 
 from berth.adapters import compose_cli, docker_engine
 from berth.domain.config import Mode, ServiceConfig
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction
 from berth.domain.ports import nominal_port
 from berth.modes.compose.model import ComposeModel, ComposeModelError, healthy_within, is_within
@@ -207,7 +208,8 @@ def refuse_unisolatable(model: ComposeModel, started: Sequence[str], source: str
 # -- the plan step ------------------------------------------------------------------------------------
 def plan_compose(ctx: BringUp) -> None:
     """Ask compose for the model of each group of files and decide services, ports and waits."""
-    ctx.docker_ports = docker_engine.published_ports
+    endpoint = ctx.endpoint
+    ctx.docker_ports = lambda: docker_engine.published_ports(endpoint)
     config = ctx.config
     mode = ctx.session.mode
     if mode is Mode.CONTAINER and config.native_services:
@@ -227,7 +229,9 @@ def plan_compose(ctx: BringUp) -> None:
         paths = [_compose_path(ctx, f) for f in files]
         project_dir = paths[0].parent if paths else ctx.worktree
         source = ", ".join(relative_name(p, ctx.worktree) for p in paths) or "the worktree's compose file"
-        model, everything = _models(cli, project, paths, profiles(ctx), project_dir=project_dir, env=env)
+        model, everything = _models(
+            cli, project, paths, profiles(ctx), project_dir=project_dir, env=env, endpoint=endpoint
+        )
         services = model.services
         for svc in declared:
             if svc.name not in services:
@@ -320,6 +324,7 @@ def _models(
     *,
     project_dir: Path,
     env: Mapping[str, str],
+    endpoint: Endpoint,
 ) -> tuple[ComposeModel, ComposeModel]:
     """The model with the active profiles, and with every profile (to say what profiles leave out);
     both asked at once. The second is only read for its services' names and profiles, and is asked
@@ -334,6 +339,7 @@ def _models(
             profiles=chosen,
             cwd=project_dir,
             env=env,
+            endpoint=endpoint,
             consistent=chosen != [ALL_PROFILES],
         )
         try:
@@ -390,7 +396,7 @@ def _label_op(ctx: BringUp, project: str) -> str:
     """Keep the berth.op label stable across re-ups: compose recreates anything whose labels change."""
     previous = compose_record(ctx.previous) if ctx.previous is not None else None
     selector = docker_engine.session_labels(project, str(ctx.layout.root))
-    with docker_engine.connect() as client:
+    with docker_engine.connect(ctx.endpoint) as client:
         _refuse_foreign_project(client, project, str(ctx.layout.root))
         if previous is not None and previous.project == project:
             return previous.op

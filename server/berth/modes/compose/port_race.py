@@ -14,10 +14,10 @@ import dataclasses
 import re
 
 from berth.adapters import envfile
-from berth.adapters.ports import HostPortProbe
 from berth.domain.errors import BerthError, ErrorCode
 from berth.domain.layout import env_file
 from berth.domain.ports import port_request
+from berth.modes.common import port_probe
 from berth.modes.compose.project import ComposeGroup, ComposeRecord
 from berth.modes.context import BringUp
 
@@ -58,7 +58,7 @@ def move_ports(
     own: dict[str, set[int]] = {}
     for need in record.ports.values():
         own.setdefault(need.protocol, set()).update(range(need.base, need.base + need.width))
-    probe = HostPortProbe(ctx.docker_ports)
+    probe, engine = port_probe(ctx, on_engine=True)
     moves = []
     for name in names:
         need = record.ports[name]
@@ -84,7 +84,7 @@ def move_ports(
                 service=name,
             )
         request = dataclasses.replace(base, nominal=candidates[0], candidates=candidates, strict=False)
-        new = ctx.store.move_lease(ctx.slug, ctx.op_id, request, old, probe)
+        new = ctx.store.move_lease(ctx.slug, ctx.op_id, request, old, probe, engine=engine)
         ctx.session.ports[name] = new
         moves.append(f"{name} {old} -> {new}")
     envfile.write_atomically(env_file(ctx.worktree), envfile.render(ctx.generated_env()))

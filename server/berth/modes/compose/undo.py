@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from berth.adapters import compose_cli, docker_engine, processes
 from berth.domain.cancel import NEVER_CANCELLED, CancelToken
+from berth.domain.engine_endpoint import LOCAL_ENGINE, Endpoint
 from berth.domain.errors import BerthError
 from berth.domain.undo import UndoStep
 
@@ -36,6 +37,7 @@ def compose_down(
     spare_volumes: list[str],
     marker: str,
     label: str,
+    endpoint: Endpoint,
 ) -> UndoStep:
     """Take one compose group down: what its `compose up` (even half done) created, and nothing else."""
     args = {
@@ -47,6 +49,7 @@ def compose_down(
         "spare_containers": spare_containers,
         "spare_volumes": spare_volumes,
         "marker": marker,
+        "engine": endpoint.to_dict(),  # a crash recovery tears down on this engine, whatever the env says
     }
     volumes = "and its volumes" if remove_volumes else "(volumes kept)"
     return UndoStep(COMPOSE_DOWN, args, f"take down compose group {label} of {project} {volumes}")
@@ -60,6 +63,7 @@ def run_compose_down(
     remove_volumes: bool,
     remove_images: bool,
     env: Mapping[str, str],
+    endpoint: Endpoint,
     cancel: CancelToken,
     on_line: Callable[[str], None] | None = None,
 ) -> compose_cli.ComposeRun:
@@ -73,7 +77,15 @@ def run_compose_down(
         *(["--rmi", "local"] if remove_images else []),
     ]
     return compose_cli.run(
-        cli, project, files, args, cwd=files[0].parent, env=env, cancel=cancel, on_line=on_line
+        cli,
+        project,
+        files,
+        args,
+        cwd=files[0].parent,
+        env=env,
+        endpoint=endpoint,
+        cancel=cancel,
+        on_line=on_line,
     )
 
 
@@ -108,6 +120,7 @@ def take_down_group(args: Mapping[str, Any]) -> None:
     spare_containers = set(args.get("spare_containers") or [])
     spare_volumes: list[str] = list(args.get("spare_volumes") or [])
     remove_volumes = bool(args["remove_volumes"])
+    endpoint = Endpoint.from_dict(args["engine"]) if args.get("engine") else LOCAL_ENGINE
     if args.get("marker"):
         processes.stop([], [args["marker"]])  # a compose up still running for this group (crash, cancel)
     files = [Path(f) for f in args["files"]]
@@ -124,6 +137,7 @@ def take_down_group(args: Mapping[str, Any]) -> None:
                 remove_volumes=remove_volumes and not spare_volumes,
                 remove_images=remove_volumes,  # a fresh session's rollback: what it built goes too
                 env=os.environ,
+                endpoint=endpoint,
                 cancel=NEVER_CANCELLED,
             )
     sweep = Sweep(
@@ -132,7 +146,7 @@ def take_down_group(args: Mapping[str, Any]) -> None:
         spare_containers=spare_containers,
         spare_volumes=spare_volumes,
     )
-    with docker_engine.connect() as client:
+    with docker_engine.connect(endpoint) as client:
         left = sweep.run(client, remove_volumes=remove_volumes)
     if left:
         raise RuntimeError(f"containers still present after removal: {', '.join(left)}")

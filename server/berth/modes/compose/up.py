@@ -23,6 +23,7 @@ from berth.modes.compose.plan import profiles, record_of, relative_name, subnet_
 from berth.modes.compose.project import RESOURCE_KEY, ComposeGroup, ComposeRecord, compose_record
 from berth.modes.compose.session_file import render, session_compose
 from berth.modes.compose.undo import compose_down
+from berth.modes.compose.views import loopback_only
 from berth.modes.context import BringUp
 
 
@@ -50,14 +51,14 @@ def allocate_docker_ports(ctx: BringUp) -> None:
     previous = compose_record(ctx.previous) if ctx.previous is not None else None
     for stale in set(previous.ports if previous else ()) - set(record.ports):
         ctx.session.ports.pop(stale, None)
-    lease_ports(ctx, requests)
+    lease_ports(ctx, requests, on_engine=True)
     wanted = [
         (key, subnet_candidates(subnet, policy.slot, policy.max_slots))
         for group in record.groups
         for key, subnet in group.fixed_subnets.items()
     ]
     if wanted:
-        with docker_engine.connect() as client:
+        with docker_engine.connect(ctx.endpoint) as client:
             in_use = docker_engine.network_subnets(client, excluding=record.selector)
         with ctx.guard.step(undo.release_leases(ctx.slug, ctx.op_id)):
             chosen = ctx.store.lease_subnets(ctx.slug, ctx.op_id, wanted, in_use)
@@ -70,7 +71,7 @@ def start_containers(ctx: BringUp) -> None:
     cli = compose_cli.find_compose()
     env = ctx.process_env()
     selector = record.selector
-    with docker_engine.connect() as client:
+    with docker_engine.connect(ctx.endpoint) as client:
         before = docker_engine.containers(client, selector)
         existing_volumes = docker_engine.volumes(client, selector)
     fresh = ctx.previous is None
@@ -95,6 +96,7 @@ def start_containers(ctx: BringUp) -> None:
             spare_volumes=spare_volumes,
             marker=marker,
             label=group_label(group, ctx.worktree),
+            endpoint=ctx.endpoint,
         )
         with ctx.guard.step(inverse):
             tried: dict[str, list[int]] = {}
@@ -134,7 +136,13 @@ def _final_model(
     """Compose's model with the session's real environment (its leased ports interpolated)."""
     files = [Path(f) for f in group.files]
     data = compose_cli.config(
-        cli, record.project, files, profiles=profiles(ctx), cwd=Path(group.project_dir), env=env
+        cli,
+        record.project,
+        files,
+        profiles=profiles(ctx),
+        cwd=Path(group.project_dir),
+        env=env,
+        endpoint=ctx.endpoint,
     )
     try:
         model = ComposeModel.parse(data)
@@ -180,6 +188,7 @@ def _compose_up(
         args,
         cwd=group.run_dir,
         env=env,
+        endpoint=ctx.endpoint,
         cancel=ctx.cancel,
         on_line=lambda line: ctx.log(line, source="compose"),
         marker=marker,
@@ -192,17 +201,17 @@ def _compose_up(
         )
     except BerthError as exc:
         if exc.code is ErrorCode.COMPOSE_FAILED:
-            failing = _failing_services(record, group)
+            failing = _failing_services(ctx, record, group)
             if failing:
                 exc.message += "\n" + "\n".join(text for _, text in failing)
                 exc.details["services"] = [service for service, _ in failing]
         raise
 
 
-def _failing_services(record: ComposeRecord, group: ComposeGroup) -> list[tuple[str, str]]:
+def _failing_services(ctx: BringUp, record: ComposeRecord, group: ComposeGroup) -> list[tuple[str, str]]:
     """Each service of the group that is not up: its state, health and last log lines."""
     out: list[tuple[str, str]] = []
-    with docker_engine.connect() as client:
+    with docker_engine.connect(ctx.endpoint) as client:
         for c in docker_engine.containers(client, record.selector):
             if c.service not in group.services or (c.service in group.one_shots and c.exit_code == 0):
                 continue
@@ -224,9 +233,18 @@ def group_label(group: ComposeGroup, worktree: Path) -> str:
 
 def verify_published(ctx: BringUp, record: ComposeRecord) -> None:
     """In no case may `up` succeed with a leased port that nothing publishes."""
-    with docker_engine.connect() as client:
+    with docker_engine.connect(ctx.endpoint) as client:
         containers = docker_engine.containers(client, record.selector)
-    published = {(c.service, port) for c in containers if c.state == "running" for port in c.published}
+    running = [c for c in containers if c.state == "running"]
+    unreachable = loopback_only(ctx.session, running)
+    if unreachable:
+        ctx.events.log(
+            "warning",
+            f"[{ctx.slug}] published on the loopback of engine {ctx.endpoint.host} only, so unreachable "
+            f"from this machine: {', '.join(unreachable)}; publish on all addresses to reach them at "
+            f"{ctx.endpoint.reach_host}",
+        )
+    published = {(c.service, port) for c in running for port in c.published}
     missing: list[str] = []
     for name, p in record.ports.items():
         first = ctx.session.ports.get(name)

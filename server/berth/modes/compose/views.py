@@ -3,6 +3,8 @@ with its container's state and health, and the expected vs the actually publishe
 
 from __future__ import annotations
 
+import ipaddress
+
 from berth.adapters import docker_engine
 from berth.domain.errors import BerthError
 from berth.domain.models import ServiceState, ServiceView, SessionStatus
@@ -12,6 +14,7 @@ from berth.modes.compose.project import ComposeRecord
 
 def docker_service_views(record: SessionRecord, compose: ComposeRecord, *, live: bool) -> list[ServiceView]:
     services = compose.services
+    host = record.endpoint.reach_host
     expected = {name: _expected_ports(record, compose, name) for name in services}
     left_out = [
         _view(
@@ -25,16 +28,39 @@ def docker_service_views(record: SessionRecord, compose: ComposeRecord, *, live:
             SessionStatus.PENDING: ServiceState.STARTING,
             SessionStatus.ACTIVE: ServiceState.RUNNING,
         }[record.status]
-        return [_view(name, expected[name], state) for name in services] + left_out
+        return [_view(name, expected[name], state, host=host) for name in services] + left_out
     try:
-        with docker_engine.connect() as client:
+        with docker_engine.connect(record.endpoint) as client:
             found = docker_engine.containers(client, compose.selector)
     except BerthError as exc:
-        return [_view(name, expected[name], ServiceState.UNKNOWN, detail=exc.message) for name in services]
+        return [
+            _view(name, expected[name], ServiceState.UNKNOWN, detail=exc.message, host=host)
+            for name in services
+        ]
     one_shots = compose.one_shots
-    return [
-        _live_view(record, name, expected[name], found, one_shot=name in one_shots) for name in services
-    ] + left_out
+    views = [_live_view(record, name, expected[name], found, one_shot=name in one_shots) for name in services]
+    return [view.model_copy(update={"host": host}) for view in views] + left_out
+
+
+def loopback_only(record: SessionRecord, containers: list[docker_engine.Container]) -> list[str]:
+    """On a remote engine, the published ports bound to its loopback only: unreachable from here."""
+    if record.endpoint.local:
+        return []
+    return sorted(
+        {
+            f"{c.service or c.name}: {p.host_ip}:{p.published}"
+            for c in containers
+            for p in c.publishers
+            if _is_loopback(p.host_ip)
+        }
+    )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _expected_ports(record: SessionRecord, compose: ComposeRecord, service: str) -> list[int]:
@@ -83,7 +109,13 @@ def _live_view(
         return _view(name, expected, ServiceState.STARTING, **common)
     missing = [p for p in expected if p not in actual]
     detail = None
-    if missing:
+    unreachable = loopback_only(record, running)
+    if unreachable:
+        detail = (
+            f"published on the engine's loopback only ({', '.join(unreachable)}): unreachable from this "
+            f"machine; publish it on all addresses to reach it at {record.endpoint.reach_host}"
+        )
+    elif missing:
         detail = f"publishes {actual or 'no port'}, not its port{'s' if len(missing) > 1 else ''} {missing}"
     elif container.health == "unhealthy":
         detail = f"container {container.name} reports unhealthy"

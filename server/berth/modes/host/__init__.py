@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from berth.adapters.process_table import HostSnapshot
 from berth.domain.config import BerthConfig, Mode
+from berth.domain.engine_endpoint import Endpoint
 from berth.domain.models import ResourceRef, ServiceView
 from berth.domain.records import SessionRecord
 from berth.modes import common
@@ -44,8 +45,10 @@ class HostMode:
     down_steps: Sequence[DownStep] = tuple(DOWN_STEPS)
     plan_steps: Sequence[PlanStep] = tuple(PLAN_STEPS)
 
-    def preflight(self, config: BerthConfig) -> None:
-        pass  # git and process spawning are always there
+    def preflight(
+        self, config: BerthConfig, *, context: str | None, recorded: SessionRecord | None
+    ) -> Endpoint | None:
+        return None  # git and process spawning are always there; no Docker engine
 
     def has_work(self, ctx: BringUp) -> bool:
         return bool(up.services_to_start(ctx))

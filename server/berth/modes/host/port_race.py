@@ -14,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 
 from berth.adapters import envfile
-from berth.adapters.ports import HostPortProbe
 from berth.adapters.readiness import PortTaken
 from berth.domain.config import ServiceConfig
 from berth.domain.layout import env_file
 from berth.domain.ports import port_request
+from berth.modes.common import port_probe
 from berth.modes.context import BringUp
 
 MAX_PORT_TRIES = 3
@@ -37,7 +37,8 @@ def move_port(ctx: BringUp, svc: ServiceConfig, taken: PortTaken, tried: list[in
     if not candidates:
         raise taken
     request = dataclasses.replace(base, nominal=candidates[0], candidates=candidates, strict=False)
-    new = ctx.store.move_lease(ctx.slug, ctx.op_id, request, taken.port, HostPortProbe(ctx.docker_ports))
+    probe, engine = port_probe(ctx, on_engine=False)
+    new = ctx.store.move_lease(ctx.slug, ctx.op_id, request, taken.port, probe, engine=engine)
     ctx.session.ports[svc.name] = new
     envfile.write_atomically(env_file(ctx.worktree), envfile.render(ctx.generated_env()))
     note = (
