@@ -184,7 +184,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("mcp", help="run the MCP server for coding agents (needs the `mcp` extra)")
     p.add_argument(
-        "--http", metavar="HOST:PORT", default=None, help="serve streamable HTTP (loopback only, token required)"
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve streamable HTTP (loopback only, token required)",
     )
     p.add_argument("--token-file", type=Path, default=None, help="where the HTTP bearer token is written")
     if isinstance(sub, _OnlyOne) and not sub.found:
