@@ -18,6 +18,19 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(fs) if fs else None
 
 
+def _shown(root: str | None, limit: int = 200) -> str:
+    """`root` for an error message, cut so that a hostile value is never echoed back whole."""
+    text = repr(root)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(root or '')} characters)"
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # e.g. a name longer than the file system allows
+        return False
+
+
 def resolve_root(root: str | None, folders: list[Path]) -> Path:
     """The main worktree of the repository `root` names (blocking: asks git)."""
     if root is None:
@@ -30,10 +43,10 @@ def resolve_root(root: str | None, folders: list[Path]) -> Path:
         path: Path | None = folders[0]
     else:
         path = uri_to_path(root) if root.startswith("file:") else Path(root)
-    if path is None or not path.is_absolute() or not path.is_dir():
+    if path is None or not path.is_absolute() or not _is_dir(path):
         raise BerthError(
             ErrorCode.ROOT_INVALID,
-            f"root {root!r} is not an existing absolute directory",
+            f"root {_shown(root)} is not an existing absolute directory",
             "pass the absolute path of a git repository that has a berth.toml",
         )
     path = path.resolve()
