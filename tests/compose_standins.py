@@ -575,8 +575,11 @@ def _build(client: docker.DockerClient, tree: _Tree, dockerfile: str, refs: list
     for ref in refs[1:]:
         _tag(new, ref)
     for image_id in set(old) - {new.id}:
+        # removing an image by ID also drops its last tag: an old build another reference still
+        # names (a stand-in that did not change) must stay
         with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(image_id)  # only if nothing else is tagged with it
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id)
 
 
 _base_lock = threading.Lock()

@@ -55,12 +55,18 @@ class OutputLines:
         assert proc.stdout is not None
         self.proc = proc
         self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True)
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._pump, args=(proc.stdout, self.lines), daemon=True)
         self._thread.start()
+        self._err_thread: threading.Thread | None = None
+        if proc.stderr is not None:
+            self._err_thread = threading.Thread(target=self._pump, args=(proc.stderr, self.errors), daemon=True)
+            self._err_thread.start()
 
-    def _pump(self, stream: IO[str]) -> None:
+    @staticmethod
+    def _pump(stream: IO[str], into: list[str]) -> None:
         for text in stream:
-            self.lines.append(text.rstrip("\n"))
+            into.append(text.rstrip("\n"))
 
     def wait_for(self, count: int, timeout: float = 20) -> list[str]:
         wait_until(
@@ -77,4 +83,10 @@ class OutputLines:
     def finish(self, timeout: float = 20) -> int:
         code = self.proc.wait(timeout)
         self._thread.join(timeout)
+        if self._err_thread is not None:
+            self._err_thread.join(timeout)
         return code
+
+    @property
+    def stderr(self) -> str:
+        return "\n".join(self.errors)

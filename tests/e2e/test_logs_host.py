@@ -115,7 +115,7 @@ def test_ctrl_c_ends_a_follow_quietly_with_130(session: tuple[Path, Engine]) -> 
     reader = follow(repo, "--tail", "1")
     reader.wait_for(3)
     reader.proc.send_signal(signal.SIGINT)
-    assert reader.finish() == 130
+    assert reader.finish() == 130, reader.stderr
     assert reader.proc.stderr is not None and reader.proc.stderr.read() == ""
     assert engine.status("feat-logs")[0].status == "active", "following changed nothing"
 

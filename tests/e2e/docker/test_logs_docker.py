@@ -107,7 +107,7 @@ def test_cli_follow_ctrl_c(session: tuple[Path, Engine, str]) -> None:
     reader = OutputLines(proc)
     reader.wait_for(3)
     proc.send_signal(signal.SIGINT)
-    assert reader.finish() == 130
+    assert reader.finish() == 130, reader.stderr
     assert engine.status("feat-box")[0].status == "active"
 
 
