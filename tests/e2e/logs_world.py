@@ -60,7 +60,9 @@ class OutputLines:
         self._thread.start()
         self._err_thread: threading.Thread | None = None
         if proc.stderr is not None:
-            self._err_thread = threading.Thread(target=self._pump, args=(proc.stderr, self.errors), daemon=True)
+            self._err_thread = threading.Thread(
+                target=self._pump, args=(proc.stderr, self.errors), daemon=True
+            )
             self._err_thread.start()
 
     @staticmethod
