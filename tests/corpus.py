@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import docker
 
 from compose_standins import BASE_IMAGE
 from conftest import REPO_ROOT
+from waiting import wait_until
 
 CORPUS = REPO_ROOT / "tests" / "fixtures" / "compose"
 RUNC_ERROR = re.compile(r"unable to start container process: (.+?): unknown")
@@ -277,7 +277,7 @@ def schedule(
         t = threading.Thread(target=worker, args=(fx,), name=fx.name)
         t.start()
         threads.append(t)
-        _wait_for_networks(network_label(fx))
+        _wait_for_networks(network_label(fx), t, timeout)
     for fx in rest:
         t = threading.Thread(target=worker, args=(fx,), name=fx.name)
         t.start()
@@ -288,13 +288,16 @@ def schedule(
     return problems, took
 
 
-def _wait_for_networks(label: str) -> None:
+def _wait_for_networks(label: str, worker: threading.Thread, timeout: float) -> None:
+    """Until the fixture's first network exists, or its run ended without one (a failed run, which
+    reports its own problems)."""
     client = docker.from_env()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if client.networks.list(filters={"label": label}):
-                return
-            time.sleep(0.2)
+        wait_until(
+            lambda: not worker.is_alive() or bool(client.networks.list(filters={"label": label})),
+            timeout=timeout,
+            interval=0.2,
+            what=f"{worker.name}: a network labelled {label}, or its run to end",
+        )
     finally:
         client.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.errors import BerthError, ErrorCode, internal_error
 from berth.domain.events import RecordingSink
 from berth.lifecycle.engine import Engine
 from berth.lifecycle.workspace import Workspace
@@ -160,6 +160,36 @@ def test_an_incomplete_rollback_says_what_remains_and_recover_finishes_it(
     report = engine.recover()
     assert report.remaining == 0 and [u.state for u in report.undone] == ["undone"]
     assert_nothing_left(repo, "feat-stuck", branch_created="feat/stuck")
+
+
+def test_a_bug_during_up_still_reports_what_its_rollback_left(
+    make_repo: RepoFactory, port_base: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception (a bug: here the final commit raising) is not a BerthError, yet the
+    INTERNAL error every frontend builds from it says what the rollback could not undo."""
+    repo = make_repo(host_toml(port_base, post_up="cp .git .git.saved && echo garbage > .git"))
+    engine = Engine(Workspace(repo))
+
+    def broken_commit(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("a bug in the commit")
+
+    monkeypatch.setattr(engine.ws.store, "commit_session", broken_commit)
+    with pytest.raises(RuntimeError) as info:
+        engine.up(UpRequest(branch="feat/bug"))
+    monkeypatch.undo()
+    reported = internal_error(info.value, "internal error", "a bug")
+    assert reported.code is ErrorCode.INTERNAL
+    assert [r["kind"] for r in reported.details["rollback"]["remaining"]] == ["remove_worktree"]
+    assert "recover retries it" in reported.hint
+    assert [r.to_dict()["action"] for r in reported.remedies] == ["recover"]
+    assert internal_error(RuntimeError("clean"), "internal error", "a bug").details == {}, (
+        "no residue: none said"
+    )
+
+    worktree = repo / ".berth" / "worktrees" / "feat-bug"
+    (worktree / ".git.saved").rename(worktree / ".git")
+    assert engine.recover().remaining == 0
+    assert_nothing_left(repo, "feat-bug", branch_created="feat/bug")
 
 
 def test_readiness_hint_names_the_services_env_var(make_repo: RepoFactory, port_base: int) -> None:

@@ -22,12 +22,10 @@ from berth.adapters import process_table
 from berth.adapters.process_table import HostSnapshot
 from berth.adapters.processes import OsProcesses
 from berth.domain.identity import ProcessIdentity
-from berth.domain.layout import state_file
 from berth.domain.models import SessionStatus
 from berth.domain.records import ProcessRecord, SessionRecord
 from berth.lifecycle import listing
 from berth.lifecycle.views import session_view
-from berth.state import store as store_module
 from berth.state.store import SessionStore
 from waiting import wait_until
 
@@ -220,8 +218,6 @@ def test_fast_rows_give_way(tmp_path: Path) -> None:
         {**_record(1, SessionStatus.ACTIVE).model_dump(), "mode": "container"}
     )
     assert listing.host_rows(_store_with(tmp_path, [container]), live=False) is None
-    assert listing.SCHEMA_VERSION == store_module.SCHEMA_VERSION
-    assert listing.state_file(tmp_path) == state_file(tmp_path)
     odd = tmp_path / "odd"
     odd.mkdir()
     path = _store_with(odd, [_record(1, SessionStatus.ACTIVE)])

@@ -163,6 +163,37 @@ class OperationCancelled(BerthError):
         )
 
 
+_ROLLBACK_ATTR = "berth_rollback"
+
+
+def record_incomplete_rollback(exc: BaseException, remaining: list[dict[str, Any]]) -> None:
+    """Attach what a failed operation's rollback could not undo to the error that ended it, so the
+    user learns it whatever the error: a BerthError's details, hint and remedies say it at once; any
+    other exception (a bug) carries it to the frontend, which reports it with `internal_error`."""
+    report = {"complete": False, "remaining": remaining}
+    if isinstance(exc, BerthError):
+        exc.details["rollback"] = report
+        exc.hint += "; rollback could not undo everything (listed in the details): recover retries it"
+        exc.remedies = (*exc.remedies, Remedy(RemedyAction.RECOVER))
+    else:
+        setattr(exc, _ROLLBACK_ATTR, report)
+
+
+def internal_error(exc: BaseException, message: str, hint: str) -> BerthError:
+    """The INTERNAL error a frontend reports for an unexpected exception (a bug), with the rollback
+    residue `record_incomplete_rollback` attached to it, if any."""
+    report: dict[str, Any] | None = getattr(exc, _ROLLBACK_ATTR, None)
+    if report is None:
+        return BerthError(ErrorCode.INTERNAL, message, hint)
+    return BerthError(
+        ErrorCode.INTERNAL,
+        message,
+        f"{hint}; rollback could not undo everything (listed in the details): recover retries it",
+        remedies=(Remedy(RemedyAction.RECOVER),),
+        rollback=report,
+    )
+
+
 def session_not_found(slug: str) -> BerthError:
     return BerthError(
         ErrorCode.SESSION_NOT_FOUND,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 CONFIG_FILE = "berth.toml"
@@ -26,11 +25,14 @@ def find_compose_file(directory: Path) -> Path | None:
     return next((directory / n for n in COMPOSE_FILE_NAMES if (directory / n).is_file()), None)
 
 
-@dataclass(frozen=True)
 class Layout:
-    """The paths of one repository Berth manages."""
+    """The paths of one repository Berth manages. A plain class, not a dataclass: `berth ls` imports
+    this module, and creating a dataclass costs it more than the rest of the module."""
 
-    root: Path
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     @property
     def state_dir(self) -> Path:

@@ -13,7 +13,14 @@ from berth.adapters.process_table import HostSnapshot
 from berth.domain.cancel import NEVER_CANCELLED, CancelToken
 from berth.domain.config import BerthConfig
 from berth.domain.engine_endpoint import Endpoint
-from berth.domain.errors import BerthError, ErrorCode, Remedy, RemedyAction, session_not_found
+from berth.domain.errors import (
+    BerthError,
+    ErrorCode,
+    Remedy,
+    RemedyAction,
+    record_incomplete_rollback,
+    session_not_found,
+)
 from berth.domain.events import EventSink, NullSink
 from berth.domain.layout import env_file
 from berth.domain.models import (
@@ -215,15 +222,9 @@ class Engine:
             self.ws.store.finish_operation(op_id, OperationStatus.ROLLED_BACK)
             return
         self.ws.store.finish_operation(op_id, OperationStatus.NEEDS_RECOVERY, keep_journal=True)
-        if isinstance(exc, BerthError):
-            exc.details["rollback"] = {
-                "complete": False,
-                "remaining": [
-                    {"step": r.step.description, "kind": r.step.kind, "error": r.error} for r in failures
-                ],
-            }
-            exc.hint += "; rollback could not undo everything (listed in the details): recover retries it"
-            exc.remedies = (*exc.remedies, Remedy(RemedyAction.RECOVER))
+        record_incomplete_rollback(
+            exc, [{"step": r.step.description, "kind": r.step.kind, "error": r.error} for r in failures]
+        )
 
     # -- down -----------------------------------------------------------------------------------
     def plan_down(self, request: DownRequest) -> DownPlan:

@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.modes.native_rows import native_row
+from berth.state.version import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from berth.adapters.process_table import HostSnapshot
 
-SCHEMA_VERSION = 3
-"""state.store.SCHEMA_VERSION (a unit test keeps the two equal; that module imports pydantic)."""
-STATE_PATH = (".berth", "state.db")
-"""domain.layout.state_file(root), relative to the root (a unit test keeps the two equal; that module
-defines dataclasses, whose creation alone costs `berth ls` milliseconds)."""
 _BUSY_MS = 10_000
 _STATUSES = frozenset({"pending", "active", "stopped"})
-
-
-def state_file(root: Path) -> Path:
-    return root.joinpath(*STATE_PATH)
 
 
 def read_bodies(state_file: Path) -> list[dict[str, Any]] | None:

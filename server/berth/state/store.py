@@ -32,8 +32,8 @@ from berth.domain.records import (
     utcnow,
 )
 from berth.domain.undo import UndoStep
+from berth.state.version import SCHEMA_VERSION
 
-SCHEMA_VERSION = 3
 _BUSY_SECONDS = 10.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (

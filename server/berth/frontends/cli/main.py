@@ -237,10 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERRUPTED
     except Exception as exc:  # errors.py (dataclasses) is imported only when something went wrong
-        from berth.domain.errors import BerthError
+        from berth.domain.errors import BerthError, internal_error
 
         if not isinstance(exc, BerthError):
-            raise
+            import traceback
+
+            traceback.print_exc()  # a bug: its traceback first, then what it left (if anything)
+            exc = internal_error(
+                exc,
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in berth (the traceback is above); please report it",
+            )
         _print_error(args, err, exc)
         return EXIT_ERROR
 
@@ -287,9 +294,10 @@ def _fast_json(args: argparse.Namespace) -> int | None:
     if args.command == "status" and args.slug:
         return None
     from berth.adapters.gitroot import find_main_root
+    from berth.domain.layout import state_file
     from berth.lifecycle import listing
 
-    path = listing.state_file(find_main_root(args.root or Path.cwd()))
+    path = state_file(find_main_root(args.root or Path.cwd()))
     if not path.exists():
         rows: list[dict[str, Any]] = []  # no session was ever recorded here (nothing to create for that)
     else:

@@ -4,10 +4,8 @@ a bearer token (the rule of `berth serve --tcp`: a fresh token in a file only th
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import os
-import secrets
 import socket
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any
 
 import anyio
 
-from berth.domain.errors import BerthError, ErrorCode
+from berth.frontends.loopback import default_token_file, parse_loopback, write_token
 from berth.frontends.mcp.bridge import EngineBridge
 from berth.frontends.mcp.server import build_server
 
@@ -35,46 +33,11 @@ def serve(*, http: str | None, token_file: Path | None) -> int:
         if http is None:
             app.run()
         else:
-            host, port = parse_loopback(http)
-            anyio.run(_serve_http, app, host, port, token_file or default_token_file())
+            host, port = parse_loopback(http, flag="--http", example_port=8766)
+            anyio.run(_serve_http, app, host, port, token_file or default_token_file("mcp.token"))
     finally:
         bridge.close()
     return 0
-
-
-def parse_loopback(spec: str) -> tuple[str, int]:
-    host, sep, port_text = spec.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise BerthError(
-            ErrorCode.INVALID_ARGUMENT, f"--http {spec!r} is not HOST:PORT", "e.g. --http 127.0.0.1:8766"
-        )
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise BerthError(
-            ErrorCode.INVALID_ARGUMENT,
-            f"refusing to listen on {host}: only loopback is allowed",
-            "use 127.0.0.1 or ::1",
-        )
-    return host, int(port_text)
-
-
-def default_token_file() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
-    return Path(base) / "berth" / "mcp.token"
-
-
-def write_token(path: Path) -> str:
-    token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token
 
 
 class BearerToken:
@@ -108,6 +71,7 @@ async def _serve_http(app: Any, host: str, port: int, token_file: Path) -> None:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(128)  # before saying so: a client that connects at once waits in the backlog
     bound = sock.getsockname()
     starlette = app.streamable_http_app(streamable_http_path=HTTP_PATH, host=host)
     config = uvicorn.Config(BearerToken(starlette, token), log_level="warning", lifespan="on")

@@ -25,7 +25,7 @@ from pydantic import BaseModel, RootModel
 
 from berth import __version__
 from berth.domain.cancel import CancelToken
-from berth.domain.errors import BerthError, ErrorCode
+from berth.domain.errors import BerthError, ErrorCode, internal_error
 from berth.domain.models import DownPlan, RemedyView, SessionView, TeardownReceipt
 from berth.frontends.mcp import summaries
 from berth.frontends.mcp.arguments import (
@@ -126,8 +126,8 @@ class BerthTools:
                     return error_result(exc, events)
                 except Exception as exc:
                     logger.exception("%s failed", name)
-                    internal = BerthError(
-                        ErrorCode.INTERNAL,
+                    internal = internal_error(
+                        exc,
                         f"{name} failed unexpectedly: {type(exc).__name__}",
                         "this is a bug in Berth; the server's stderr has the traceback",
                     )

@@ -23,6 +23,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import default_converter
 from pygls.protocol.json_rpc import JsonRPCNotification, JsonRPCRequestMessage, JsonRPCResponseMessage
 
+from berth.domain import errors
 from berth.domain.errors import BerthError, ErrorCode, OperationCancelled
 from berth.frontends.rpc.catalog import ERROR_NUMBERS
 
@@ -127,13 +128,13 @@ def report_internal_error(ls: LanguageServer, method: str, exc: Exception) -> No
 
 
 def internal_error(exc: Exception) -> JsonRpcException:
+    error = errors.internal_error(
+        exc,
+        f"internal error: {type(exc).__name__}: {exc}; this is a bug in berth, please report it",
+        "the traceback is in the server log (stderr) and was sent as a window/logMessage",
+    )
     return JsonRpcException(
-        message=f"internal error: {type(exc).__name__}: {exc}; this is a bug in berth, please report it",
-        code=ERROR_NUMBERS[ErrorCode.INTERNAL],
-        data={
-            "code": ErrorCode.INTERNAL.value,
-            "hint": "the traceback is in the server log (stderr) and was sent as a window/logMessage",
-        },
+        message=error.message, code=ERROR_NUMBERS[ErrorCode.INTERNAL], data=_error_data(error)
     )
 
 

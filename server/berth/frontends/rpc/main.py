@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 
-from berth.domain.errors import BerthError, ErrorCode
+from berth.frontends.loopback import default_token_file, parse_loopback, write_token
 from berth.frontends.rpc.app import BerthApp
 from berth.frontends.rpc.connection import BerthServer
 from berth.frontends.rpc.methods import build_server
@@ -40,7 +38,7 @@ def serve(*, tcp: str | None, token_file: Path | None) -> int:
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_AnsweredErrors())
     if tcp is None:
         return asyncio.run(_serve_stdio())
-    host, port = _parse_tcp(tcp)
+    host, port = parse_loopback(tcp, flag="--tcp", example_port=8765)
     return asyncio.run(_serve_tcp(host, port, token_file))
 
 
@@ -71,44 +69,9 @@ async def _run_connection(server: BerthServer, reader: Any, send_raw: Any) -> in
 
 
 # -- TCP ------------------------------------------------------------------------------------------
-def _parse_tcp(spec: str) -> tuple[str, int]:
-    host, sep, port_text = spec.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise BerthError(
-            ErrorCode.INVALID_ARGUMENT, f"--tcp {spec!r} is not HOST:PORT", "e.g. --tcp 127.0.0.1:8765"
-        )
-    host = host.strip("[]") or "127.0.0.1"
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise BerthError(
-            ErrorCode.INVALID_ARGUMENT,
-            f"refusing to listen on {host}: only loopback is allowed",
-            "use 127.0.0.1 or ::1",
-        )
-    return host, int(port_text)
-
-
-def default_token_file() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or str(Path.home() / ".cache")
-    return Path(base) / "berth" / "serve.token"
-
-
-def _write_token(path: Path) -> str:
-    token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token
-
-
 async def _serve_tcp(host: str, port: int, token_file: Path | None) -> int:
-    path = token_file or default_token_file()
-    app = BerthApp(token=_write_token(path))
+    path = token_file or default_token_file("serve.token")
+    app = BerthApp(token=write_token(path))
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         server = build_server(app)
