@@ -206,7 +206,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         if args.command == "exec":
             args.cmd = [*args.cmd, *raw[cut + 1 :]]
             return args
-    return parser.parse_args(raw)
+    args, extra = parser.parse_known_args(raw)
+    if extra and args.command == "logs" and not any(x.startswith("-") for x in extra):
+        # `berth logs SLUG -f web`: argparse ends a `*` positional at the first option; services
+        # named after an option are services all the same
+        args.services = [*args.services, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
