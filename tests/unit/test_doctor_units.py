@@ -4,7 +4,6 @@ is given up on in time, and the leftover rules for processes."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -23,10 +22,8 @@ def test_a_marker_names_its_operation_and_repository() -> None:
 
 def test_a_hanging_check_is_given_up_on() -> None:
     release = threading.Event()
-    began = time.monotonic()
-    with pytest.raises(_TimedOut):
+    with pytest.raises(_TimedOut):  # without the bound, the check would answer True after 30 s
         _bounded(lambda: release.wait(30), 0.2)
-    assert time.monotonic() - began < 1
     release.set()
     assert _bounded(lambda: 42, 1) == 42
     with pytest.raises(ZeroDivisionError):

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -241,10 +240,11 @@ def test_cancel_during_compose_up_stops_compose_and_rolls_back(
         wait_until(
             container_created, timeout=60, interval=0.05, what=f"a container labelled {prefix}_feat-cancel"
         )
-        cancelled_at = time.monotonic()
         token.cancel()
         with pytest.raises(OperationCancelled):
+            # compose would wait 300 s for the never-healthy service: ending well before that means
+            # it was stopped, and no process of it (it carries the session's marker) is left
             future.result(timeout=60)
-    assert time.monotonic() - cancelled_at < 20, "compose is stopped, not waited for"
+    assert berth_processes(repo) == [], "compose up was stopped"
     assert labelled(f"{prefix}_feat-cancel").empty()
     assert_nothing_left(repo, "feat-cancel", branch_created="feat/cancel")

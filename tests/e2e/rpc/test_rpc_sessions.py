@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -94,11 +93,10 @@ async def test_cancel_during_slow_pre_spawn_rolls_back(
     reconfigure(berth, port_base, pre_spawn=f"touch {flag}; exec sleep 120")
     request = asyncio.ensure_future(berth.request("berth/up", {"branch": "slow"}, msg_id="up-slow"))
     await wait_until(flag.exists, what="the pre_spawn hook to start")
-    started = time.monotonic()
     berth.lsp.cancel_request(types.CancelParams(id="up-slow"))
     with pytest.raises(JsonRpcRequestCancelled):
-        await request
-    assert time.monotonic() - started < 10, "cancellation stops the hook instead of waiting for it"
+        # the hook sleeps 120 s: an answer well before means cancellation stopped it
+        await asyncio.wait_for(request, timeout=60)
     assert [r["kind"] for r in berth.rollbacks if r["state"] == "undone"][-1] == "forget_session"
     assert_nothing_left(berth.repo, "slow", branch_created="slow")
 
@@ -128,9 +126,8 @@ async def test_concurrent_ups_and_status_while_they_run(
     await wait_until(
         lambda: len([c for c in berth.changes if c["status"] == "pending"]) >= 2, what="both sessions pending"
     )
-    started = time.monotonic()
-    status = await berth.request("berth/status", {})
-    assert time.monotonic() - started < 2, "status answers while ups run"
+    # the ups wait for `release` until told: status must answer without waiting for them
+    status = await asyncio.wait_for(berth.request("berth/status", {}), timeout=30)
     assert {s["slug"] for s in status["sessions"]} == {"one", "two"}
     release.touch()
     sessions = await asyncio.gather(*ups)
@@ -147,10 +144,8 @@ async def test_session_changed_after_a_cli_down_from_another_process(berth: Bert
         subprocess.run, [*BERTH, "down", "shared"], cwd=berth.repo, capture_output=True, text=True, timeout=60
     )
     assert cli.returncode == 0, cli.stderr
-    started = time.monotonic()
     await wait_until(
         lambda: any(c["slug"] == "shared" and c["status"] == "removed" for c in berth.changes),
-        timeout=5,
+        timeout=5,  # the watcher looks about once a second
         what="sessionChanged after the CLI down",
     )
-    assert time.monotonic() - started < 1.5, "noticed within about a second"
