@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from berth.adapters.docker_endpoint import subprocess_env
 from berth.adapters.processes import wait_or_cancel
+from berth.adapters.tool_query import query
 from berth.domain.cancel import CancelToken
 from berth.domain.engine_endpoint import Endpoint
 from berth.domain.envnames import MARKER_ENV
@@ -50,18 +51,8 @@ class ComposeCli:
 
 
 def _version_of(argv: Sequence[str]) -> str | None:
-    try:
-        res = subprocess.run(
-            [*argv, "version", "--short"],
-            capture_output=True,
-            text=True,
-            timeout=_VERSION_TIMEOUT,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = _VERSION.search(res.stdout.strip()) if res.returncode == 0 else None
+    out = query([*argv, "version", "--short"], timeout=_VERSION_TIMEOUT)
+    m = _VERSION.search(out) if out is not None else None
     return m.group(0).lstrip("v") if m else None
 
 

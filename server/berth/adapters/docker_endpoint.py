@@ -198,18 +198,9 @@ def negotiated_version(endpoint: Endpoint, *, timeout: int) -> str:
 def cli_engine_id(endpoint: Endpoint, *, timeout: float) -> str | None:
     """The ID of the engine the docker CLI reaches with the environment compose gets for `endpoint`
     (`docker info`); None when it reaches none."""
-    import subprocess
+    from berth.adapters.tool_query import query
 
-    try:
-        res = subprocess.run(
-            ["docker", "info", "--format", "{{.ID}}"],
-            env=subprocess_env(endpoint, os.environ),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return res.stdout.strip() or None if res.returncode == 0 else None
+    found = query(
+        ["docker", "info", "--format", "{{.ID}}"], timeout=timeout, env=subprocess_env(endpoint, os.environ)
+    )
+    return found or None

@@ -189,21 +189,10 @@ def user_changes(worktree: Path, root: Path, inherited: list[str]) -> list[str]:
 
 def git_version(timeout: float = 5.0) -> str | None:
     """The installed git's version (`2.39.2`), or None when there is no git that answers in time."""
-    import subprocess
+    from berth.adapters.tool_query import query
 
-    try:
-        done = subprocess.run(
-            ["git", "--version"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    words = done.stdout.split()
-    return words[2] if done.returncode == 0 and len(words) >= 3 else None
+    words = (query(["git", "--version"], timeout=timeout) or "").split()
+    return words[2] if len(words) >= 3 else None
 
 
 def worktree_lock(root: Path, path: Path) -> str | None:
